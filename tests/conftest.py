@@ -1,0 +1,34 @@
+"""Shared test helpers: every test works on a COPY of a fixture database."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def fixture_copy(tmp_path: Path) -> Callable[[int], Path]:
+    """Return a function copying tract-vN.db into tmp_path (never touch the committed files)."""
+
+    def copy(version: int = 5, name: str | None = None) -> Path:
+        dest = tmp_path / (name or f"tract-v{version}.db")
+        shutil.copy(FIXTURES / f"tract-v{version}.db", dest)
+        dest.chmod(0o644)
+        return dest
+
+    return copy
+
+
+@pytest.fixture
+def v5_db(fixture_copy: Callable[[int], Path]) -> Path:
+    return fixture_copy(5)

@@ -1,0 +1,402 @@
+"""Engine, sessions and the migration of a tract database to schema v5.
+
+Opening is done in two phases so that a refusal never writes a byte:
+
+1. :func:`inspect_database` looks at the file with a *read-only* raw sqlite3
+   connection (header, tables, ``_trace_meta``) and raises a
+   :class:`~tract_tui.exceptions.DatabaseOpenError` subclass for anything that
+   is not a tract database at version 1..5.
+2. :func:`init_db` then migrates in ONE ``BEGIN IMMEDIATE`` transaction: every
+   step and the new ``schema_version`` commit together or not at all (SQLite
+   DDL is transactional), so a crash leaves the file at its old version.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, exc, text
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+from tract_tui.exceptions import (
+    CorruptDatabaseError,
+    DatabaseBusyError,
+    DatabaseNotFoundError,
+    DatabaseOpenError,
+    NotADatabaseFileError,
+    NotATractDatabaseError,
+    ReadOnlyDatabaseError,
+    SchemaTooNewError,
+    SchemaVersionError,
+)
+from tract_tui.storage.schema import MIGRATION_TABLES, SCHEMA_VERSION, Base
+
+BUSY_TIMEOUT_MS = 5000
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+#: Extra indexes tract-tui adds for its cross-tract listings (tract ignores them).
+TUI_INDEXES: tuple[str, ...] = (
+    "CREATE INDEX IF NOT EXISTS ix_tui_proposals_status_time"
+    " ON policy_proposals (status, created_at, proposal_id)",
+    "CREATE INDEX IF NOT EXISTS ix_tui_log_time ON policy_log (created_at, id)",
+    "CREATE INDEX IF NOT EXISTS ix_tui_log_policy_time ON policy_log (policy_name, created_at, id)",
+    "CREATE INDEX IF NOT EXISTS ix_tui_log_outcome_time ON policy_log (outcome, created_at, id)",
+    'CREATE INDEX IF NOT EXISTS ix_tui_log_trigger_time ON policy_log ("trigger", created_at, id)',
+)
+
+
+def _is_memory(db_path: str | os.PathLike[str]) -> bool:
+    return str(db_path) in ("", ":memory:")
+
+
+def create_trace_engine(
+    db_path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False
+) -> Engine:
+    """Create a SQLite engine for a tract database.
+
+    Every connection gets ``busy_timeout`` 5000 ms, ``synchronous=NORMAL``,
+    ``foreign_keys=ON`` and (unless ``read_only``) WAL journaling, as tract
+    uses. Transactions begin explicitly (``BEGIN`` / ``BEGIN IMMEDIATE`` via
+    the ``sqlite_begin`` execution option) so that DDL is transactional and a
+    writer takes its lock up front instead of failing on lock upgrade.
+    With ``read_only`` the file is opened ``mode=ro``: SQLite itself refuses
+    any write.
+    """
+    if _is_memory(db_path):
+        engine = create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+        read_only = False
+    else:
+        path = Path(db_path).absolute()
+        if read_only:
+            url = f"sqlite:///file:{path.as_posix()}?mode=ro&uri=true"
+        else:
+            url = f"sqlite:///{path.as_posix()}"
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        # Take transaction control away from the sqlite3 module (see begin below).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            if not read_only:
+                mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+                if mode not in ("wal", "memory") and _may_set_wal(cur):
+                    cur.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _may_set_wal(cur: sqlite3.Cursor) -> bool:
+    """WAL changes the file header: only switch an empty or tract database."""
+    names = {r[0] for r in cur.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    return not names or "_trace_meta" in names
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit (rows are handed on as data)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The same engine, but its transactions begin IMMEDIATE (take the write lock first)."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
+# --- inspecting a file without writing ----------------------------------------
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    """What :func:`inspect_database` found: ``version`` None means an empty database."""
+
+    path: str
+    version: int | None
+    tables: frozenset[str]
+
+
+def _check_header(path: str) -> bool:
+    """Raise for non-SQLite or truncated files; return False for a 0-byte file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DatabaseNotFoundError(path, f"{path}: no such file") from None
+    except OSError as e:
+        raise NotADatabaseFileError(path, f"{path}: cannot be read ({e.strerror})") from e
+    if stat.S_ISDIR(st.st_mode):
+        raise NotADatabaseFileError(path, f"{path}: is a directory, not a tract database file")
+    if not stat.S_ISREG(st.st_mode):
+        raise NotADatabaseFileError(path, f"{path}: is not a regular file")
+    if st.st_size == 0:
+        return False
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as e:
+        raise NotADatabaseFileError(path, f"{path}: cannot be read ({e.strerror})") from e
+    if not header.startswith(SQLITE_HEADER):
+        raise NotADatabaseFileError(
+            path, f"{path}: is not a SQLite database (it does not start with the SQLite header)"
+        )
+    if len(header) < 100:
+        raise CorruptDatabaseError(path, f"{path}: SQLite file is truncated ({st.st_size} bytes)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    change_counter = header[24:28]
+    page_count = int.from_bytes(header[28:32], "big")
+    valid_for = header[92:96]
+    if page_count and change_counter == valid_for and st.st_size < page_count * page_size:
+        raise CorruptDatabaseError(
+            path,
+            f"{path}: SQLite file is truncated ({st.st_size} bytes, header says "
+            f"{page_count * page_size}); restore it from a backup",
+        )
+    return True
+
+
+def _raw_readonly(path: str) -> sqlite3.Connection:
+    uri = f"file:{Path(path).absolute().as_posix()}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    return conn
+
+
+def _wrap_sqlite_error(path: str, e: BaseException) -> DatabaseOpenError:
+    msg = str(e)
+    if "locked" in msg or "busy" in msg:
+        return DatabaseBusyError(
+            path,
+            f"{path}: database is locked by another process (waited "
+            f"{BUSY_TIMEOUT_MS // 1000} s); try again when it is done",
+        )
+    if "unable to open" in msg or "readonly" in msg or "read-only" in msg:
+        return ReadOnlyDatabaseError(path, f"{path}: cannot be opened ({msg})")
+    return CorruptDatabaseError(path, f"{path}: damaged SQLite file ({msg})")
+
+
+def parse_schema_version(path: str, raw: str | None) -> int:
+    """Turn the stored ``schema_version`` text into an int, or raise a clear error."""
+    if raw is None:
+        raise SchemaVersionError(
+            path,
+            f"{path}: _trace_meta has no schema_version row; this is not a database "
+            "tract-tui can open",
+        )
+    try:
+        version = int(str(raw).strip())
+    except ValueError:
+        raise SchemaVersionError(
+            path, f"{path}: schema_version is {raw!r}, not a number; the file was left unchanged"
+        ) from None
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            path,
+            f"{path}: schema version {version} is newer than this tract-tui supports "
+            f"({SCHEMA_VERSION}); upgrade tract-tui. The file was left unchanged",
+        )
+    if version < 1:
+        raise SchemaVersionError(path, f"{path}: schema_version {version} is not valid")
+    return version
+
+
+def inspect_database(db_path: str | os.PathLike[str]) -> DatabaseState:
+    """Look at a database file without writing to it, and refuse what we cannot open.
+
+    Returns the schema version (None for a new/empty database) and the tables.
+    Raises :class:`DatabaseNotFoundError`, :class:`NotADatabaseFileError`,
+    :class:`CorruptDatabaseError`, :class:`NotATractDatabaseError`,
+    :class:`SchemaVersionError` / :class:`SchemaTooNewError` or
+    :class:`DatabaseBusyError`.
+    """
+    path = str(db_path)
+    if not _check_header(path):
+        return DatabaseState(path, None, frozenset())
+    try:
+        conn = _raw_readonly(path)
+        try:
+            tables = frozenset(
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            )
+            if not tables:
+                return DatabaseState(path, None, tables)
+            if "_trace_meta" not in tables:
+                raise NotATractDatabaseError(
+                    path,
+                    f"{path}: is a SQLite database of another application (no _trace_meta "
+                    "table); it was left unchanged",
+                )
+            row = conn.execute(
+                "SELECT value FROM _trace_meta WHERE key = 'schema_version'"
+            ).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise _wrap_sqlite_error(path, e) from e
+    return DatabaseState(path, parse_schema_version(path, None if row is None else row[0]), tables)
+
+
+# --- migrating ------------------------------------------------------------------
+
+
+def _database_path(engine: Engine) -> str | None:
+    db = engine.url.database
+    if not db or db == ":memory:":
+        return None
+    if db.startswith("file:"):
+        db = db[5:]
+    return db
+
+
+def _migrate(conn: Any, version: int | None) -> None:
+    """Inside the caller's transaction: bring the schema from ``version`` to 5."""
+    if version is None:
+        Base.metadata.create_all(conn)
+        conn.execute(
+            text("INSERT INTO _trace_meta (key, value) VALUES ('schema_version', :v)"),
+            {"v": str(SCHEMA_VERSION)},
+        )
+        return
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        tables = [Base.metadata.tables[name] for name in MIGRATION_TABLES[step]]
+        Base.metadata.create_all(conn, tables=tables, checkfirst=True)
+    conn.execute(
+        text("UPDATE _trace_meta SET value = :v WHERE key = 'schema_version'"),
+        {"v": str(SCHEMA_VERSION)},
+    )
+
+
+def ensure_tui_indexes(engine: Engine) -> None:
+    """Create the ``ix_tui_*`` indexes our listings need (IF NOT EXISTS, one transaction)."""
+    with write_engine(engine).begin() as conn:
+        for ddl in TUI_INDEXES:
+            conn.exec_driver_sql(ddl)
+
+
+def init_db(engine: Engine, *, tui_indexes: bool = True) -> int:
+    """Bring the database behind ``engine`` to schema v5 and return the version.
+
+    A new (absent, empty) database gets every table and ``schema_version`` "5".
+    An existing one migrates v1->v2->...->v5 in one transaction. Anything that
+    is not a tract database at 1..5 raises (see :func:`inspect_database`)
+    before a single byte is written. ``tui_indexes`` adds tract-tui's extra
+    ``ix_tui_*`` indexes in the same transaction.
+    """
+    path = _database_path(engine)
+    if path is not None and os.path.exists(path):
+        inspect_database(path)  # raises for anything we must not touch
+    try:
+        with write_engine(engine).begin() as conn:
+            version: int | None = None
+            has_meta = conn.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='_trace_meta'"
+            ).first()
+            if has_meta:
+                raw = conn.exec_driver_sql(
+                    "SELECT value FROM _trace_meta WHERE key = 'schema_version'"
+                ).scalar()
+                version = parse_schema_version(path or ":memory:", raw)
+            else:
+                other = conn.exec_driver_sql(
+                    "SELECT count(*) FROM sqlite_master WHERE type='table'"
+                ).scalar()
+                if other:
+                    raise NotATractDatabaseError(
+                        path or ":memory:",
+                        f"{path}: is a SQLite database of another application",
+                    )
+            if version != SCHEMA_VERSION:
+                _migrate(conn, version)
+            if tui_indexes:
+                for ddl in TUI_INDEXES:
+                    conn.exec_driver_sql(ddl)
+    except exc.OperationalError as e:
+        raise _wrap_sqlite_error(path or ":memory:", e.orig or e) from e
+    except exc.DatabaseError as e:
+        raise _wrap_sqlite_error(path or ":memory:", e.orig or e) from e
+    return SCHEMA_VERSION
+
+
+@dataclass
+class OpenedDatabase:
+    """An engine on a checked (and, unless read-only, migrated) tract database."""
+
+    path: str
+    engine: Engine
+    read_only: bool
+    version: int
+
+
+def open_database(
+    db_path: str | os.PathLike[str], *, create: bool = False, read_only: bool = False
+) -> OpenedDatabase:
+    """Open a tract database the way the app, the CLI and the API all do.
+
+    A missing path or a 0-byte file is refused unless ``create``. A file we
+    may not write opens read-only (``read_only`` is then True in the result).
+    Read-only opens never write: no migration, so a file below v5 raises
+    :class:`ReadOnlyDatabaseError` saying so.
+    """
+    path = str(db_path)
+    exists = os.path.exists(path)
+    if not exists and not create:
+        raise DatabaseNotFoundError(
+            path, f"{path}: no such file (use --create to make a new tract database)"
+        )
+    if exists:
+        state = inspect_database(path)
+        if state.version is None and not create:
+            raise NotADatabaseFileError(
+                path, f"{path}: is empty, not a tract database (use --create to make one here)"
+            )
+        if not read_only and not _writable(path):
+            read_only = True
+        if read_only:
+            if state.version is None or state.version < SCHEMA_VERSION:
+                raise ReadOnlyDatabaseError(
+                    path,
+                    f"{path}: is at schema version {state.version or 0} and must be migrated "
+                    f"to {SCHEMA_VERSION}, which a read-only open cannot do; open it writable "
+                    "once (or with tract) first",
+                )
+            engine = create_trace_engine(path, read_only=True)
+            try:
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("SELECT count(*) FROM policy_proposals").scalar()
+            except exc.DBAPIError as e:
+                engine.dispose()
+                raise _wrap_sqlite_error(path, e.orig or e) from e
+            return OpenedDatabase(path, engine, True, state.version)
+    elif read_only:
+        raise DatabaseNotFoundError(path, f"{path}: no such file")
+    engine = create_trace_engine(path)
+    try:
+        version = init_db(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return OpenedDatabase(path, engine, False, version)
+
+
+def _writable(path: str) -> bool:
+    """Can we write the file and create -wal/-shm beside it?"""
+    # Mode bits too: root passes os.access, but a file chmod'ed 444 says "do not write".
+    directory = os.path.dirname(os.path.abspath(path))
+    mode = os.stat(path).st_mode
+    return bool(mode & 0o222) and os.access(path, os.W_OK) and os.access(directory, os.W_OK)
