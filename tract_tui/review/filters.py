@@ -1,0 +1,234 @@
+"""The filter language shared by the console, the CLI and the API.
+
+``policy:NAME tract:ID outcome:X trigger:X status:X action:X since:WHEN
+until:WHEN`` and free words (matched in reason / error message), separated by
+spaces; double or single quotes group spaces (``policy:"my policy"``), a
+backslash escapes inside double quotes; a leading ``-`` negates a term.
+Terms of one key are OR-ed (``policy:a policy:b``), different keys and free
+words are AND-ed; negated terms exclude. WHEN is ISO (``2026-02-18``,
+``2026-02-18T10:20``) or relative to now (``90s``, ``30m``, ``2h``, ``3d``,
+``1w``). A date-only ``until`` includes that whole day.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from tract_tui.exceptions import FilterSyntaxError
+
+VALUE_KEYS = ("policy", "tract", "outcome", "trigger", "status", "action")
+TIME_KEYS = ("since", "until")
+ALL_KEYS = VALUE_KEYS + TIME_KEYS
+#: Which keys each listing understands.
+CONTEXT_KEYS = {
+    "log": ("policy", "tract", "outcome", "trigger", "action", "since", "until"),
+    "proposals": ("policy", "tract", "status", "action", "since", "until"),
+}
+
+_RELATIVE = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_KEY = re.compile(r"^([a-z_]+):")
+
+
+@dataclass(frozen=True)
+class When:
+    """A point in time as written: relative (an age) or absolute."""
+
+    text: str
+    age: timedelta | None = None
+    at: datetime | None = None
+    date_only: bool = False
+
+    def resolve(self, now: datetime, *, end_of_day: bool = False) -> datetime:
+        """The datetime meant, relative to ``now`` (naive local, like the database)."""
+        if self.age is not None:
+            return now - self.age
+        assert self.at is not None
+        if self.date_only and end_of_day:
+            return self.at + timedelta(days=1) - timedelta(microseconds=1)
+        return self.at
+
+
+def parse_age(text: str) -> timedelta:
+    """``90s``/``30m``/``2h``/``3d``/``1w`` -> timedelta; ValueError otherwise."""
+    m = _RELATIVE.match(text.strip())
+    if not m:
+        raise ValueError(f"{text!r} is not an age like 90s, 30m, 2h, 3d or 1w")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def parse_when(text: str) -> When:
+    """Parse a WHEN; ValueError with a readable message otherwise."""
+    text = text.strip()
+    if _RELATIVE.match(text):
+        return When(text, age=parse_age(text))
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: use ISO (2026-02-18, 2026-02-18T10:20) or an age "
+            "(90s, 30m, 2h, 3d)"
+        ) from None
+    if at.tzinfo is not None:
+        at = at.astimezone().replace(tzinfo=None)  # the database is naive local time
+    date_only = len(text) == 10
+    return When(text, at=at, date_only=date_only)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term: ``key`` None is a free word."""
+
+    key: str | None
+    value: str
+    negated: bool = False
+
+    def to_text(self) -> str:
+        value = _quote(self.value, force=self.key is None and _KEY.match(self.value) is not None)
+        body = value if self.key is None else f"{self.key}:{value}"
+        return ("-" if self.negated else "") + body
+
+
+def _quote(value: str, *, force: bool = False) -> str:
+    plain = value and not any(c.isspace() or c in "\"'\\" for c in value)
+    if plain and not force and not value.startswith("-"):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A parsed filter: the terms in the order written."""
+
+    terms: tuple[Term, ...] = ()
+    text: str = field(default="", compare=False)
+
+    def to_text(self) -> str:
+        return " ".join(t.to_text() for t in self.terms)
+
+    def values(self, key: str, *, negated: bool = False) -> list[str]:
+        return [t.value for t in self.terms if t.key == key and t.negated == negated]
+
+    @property
+    def words(self) -> list[str]:
+        return self.values_free(False)
+
+    @property
+    def excluded_words(self) -> list[str]:
+        return self.values_free(True)
+
+    def values_free(self, negated: bool) -> list[str]:
+        return [t.value for t in self.terms if t.key is None and t.negated == negated]
+
+    def when(self, key: str) -> When | None:
+        """The last ``since``/``until`` given (they are validated when parsed)."""
+        found = self.values(key)
+        return parse_when(found[-1]) if found else None
+
+    def bounds(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        since = self.when("since")
+        until = self.when("until")
+        return (
+            since.resolve(now) if since else None,
+            until.resolve(now, end_of_day=True) if until else None,
+        )
+
+    def with_term(self, term: Term) -> Filter:
+        return Filter((*self.terms, term))
+
+    def without_key(self, key: str | None) -> Filter:
+        return Filter(tuple(t for t in self.terms if t.key != key))
+
+    def __bool__(self) -> bool:
+        return bool(self.terms)
+
+
+def _tokenize(text: str) -> list[tuple[str, int, bool]]:
+    """Split into (token, start, key_was_quoted) honouring quotes; raise on an open quote."""
+    tokens: list[tuple[str, int, bool]] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        start = i
+        buf: list[str] = []
+        first_quote_at: int | None = None
+        while i < n and not text[i].isspace():
+            c = text[i]
+            if c in "\"'":
+                if first_quote_at is None:
+                    first_quote_at = len(buf)
+                quote, j = c, i + 1
+                while j < n and text[j] != quote:
+                    if quote == '"' and text[j] == "\\" and j + 1 < n:
+                        j += 1
+                    buf.append(text[j])
+                    j += 1
+                if j >= n:
+                    raise FilterSyntaxError(
+                        f"unclosed {quote} in filter at column {i + 1}: {text[start:]!r}",
+                        text[start:],
+                        start,
+                    )
+                i = j + 1
+            else:
+                buf.append(c)
+                i += 1
+        token = "".join(buf)
+        # a quote before the first ':' means the colon is part of a quoted word
+        colon = token.find(":")
+        quoted_key = first_quote_at is not None and (colon < 0 or first_quote_at <= colon)
+        tokens.append((token, start, quoted_key))
+    return tokens
+
+
+def parse_filter(text: str, context: str | None = None) -> Filter:
+    """Parse a filter expression; raise FilterSyntaxError naming the bad term.
+
+    ``context`` ("log" or "proposals") restricts the keys to those that
+    listing understands.
+    """
+    allowed = CONTEXT_KEYS.get(context, ALL_KEYS) if context else ALL_KEYS
+    terms: list[Term] = []
+    for token, pos, quoted_key in _tokenize(text):
+        raw = text[pos:].split(None, 1)[0] if text[pos:].strip() else token
+        negated = False
+        if token.startswith("-") and len(token) > 1 and not (quoted_key and text[pos] != "-"):
+            negated = True
+            token = token[1:]
+        elif token == "-":
+            raise FilterSyntaxError(f"a lone '-' in filter at column {pos + 1}", raw, pos)
+        m = None if quoted_key else _KEY.match(token)
+        if m is None:
+            if not token:
+                raise FilterSyntaxError(f"empty term {raw!r} in filter", raw, pos)
+            terms.append(Term(None, token, negated))
+            continue
+        key, value = m.group(1), token[m.end() :]
+        if key not in ALL_KEYS:
+            raise FilterSyntaxError(
+                f"unknown filter key {key!r} in {raw!r}; known: {', '.join(allowed)} "
+                "(quote a word that contains ':')",
+                raw,
+                pos,
+            )
+        if key not in allowed:
+            raise FilterSyntaxError(
+                f"{key}: does not apply here (in {raw!r}); use one of: {', '.join(allowed)}",
+                raw,
+                pos,
+            )
+        if not value:
+            raise FilterSyntaxError(f"{key}: needs a value (in {raw!r})", raw, pos)
+        if key in TIME_KEYS:
+            if negated:
+                raise FilterSyntaxError(f"{key}: cannot be negated (in {raw!r})", raw, pos)
+            try:
+                parse_when(value)
+            except ValueError as e:
+                raise FilterSyntaxError(f"bad {key}: in {raw!r}: {e}", raw, pos) from None
+        terms.append(Term(key, value, negated))
+    return Filter(tuple(terms), text)
