@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from tract_tui.exceptions import FilterSyntaxError
 
@@ -30,6 +30,8 @@ CONTEXT_KEYS = {
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _KEY = re.compile(r"^([a-z_]+):")
+#: The longest age accepted: anything longer cannot be subtracted from "now" safely.
+MAX_AGE = timedelta(days=365_250)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,8 @@ class When:
             return now - self.age
         assert self.at is not None
         if self.date_only and end_of_day:
+            if self.at.date() == datetime.max.date():
+                return datetime.max
             return self.at + timedelta(days=1) - timedelta(microseconds=1)
         return self.at
 
@@ -56,7 +60,14 @@ def parse_age(text: str) -> timedelta:
     m = _RELATIVE.match(text.strip())
     if not m:
         raise ValueError(f"{text!r} is not an age like 90s, 30m, 2h, 3d or 1w")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    age: timedelta | None
+    try:
+        age = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    except OverflowError:
+        age = None
+    if age is None or age > MAX_AGE:
+        raise ValueError(f"{text!r} is too long an age (at most 1000 years)")
+    return age
 
 
 def parse_when(text: str) -> When:
@@ -64,17 +75,26 @@ def parse_when(text: str) -> When:
     text = text.strip()
     if _RELATIVE.match(text):
         return When(text, age=parse_age(text))
+    bad = ValueError(
+        f"{text!r} is not a time: use ISO (2026-02-18, 2026-02-18T10:20) or an age "
+        "(90s, 30m, 2h, 3d)"
+    )
     try:
         at = datetime.fromisoformat(text)
+        if at.tzinfo is not None:
+            at = at.astimezone().replace(tzinfo=None)  # the database is naive local time
+    except (ValueError, OverflowError):
+        raise bad from None
+    return When(text, at=at, date_only=_is_date_only(text))
+
+
+def _is_date_only(text: str) -> bool:
+    """A date without a time of day (``2026-02-18``, ``20260218``, ``2026-W08-3``)."""
+    try:
+        date.fromisoformat(text)
     except ValueError:
-        raise ValueError(
-            f"{text!r} is not a time: use ISO (2026-02-18, 2026-02-18T10:20) or an age "
-            "(90s, 30m, 2h, 3d)"
-        ) from None
-    if at.tzinfo is not None:
-        at = at.astimezone().replace(tzinfo=None)  # the database is naive local time
-    date_only = len(text) == 10
-    return When(text, at=at, date_only=date_only)
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -145,9 +165,9 @@ class Filter:
         return bool(self.terms)
 
 
-def _tokenize(text: str) -> list[tuple[str, int, bool]]:
-    """Split into (token, start, key_was_quoted) honouring quotes; raise on an open quote."""
-    tokens: list[tuple[str, int, bool]] = []
+def _tokenize(text: str) -> list[tuple[str, int, int, bool]]:
+    """Split into (token, start, end, key_was_quoted) honouring quotes; raise on an open quote."""
+    tokens: list[tuple[str, int, int, bool]] = []
     i, n = 0, len(text)
     while i < n:
         if text[i].isspace():
@@ -181,7 +201,7 @@ def _tokenize(text: str) -> list[tuple[str, int, bool]]:
         # a quote before the first ':' means the colon is part of a quoted word
         colon = token.find(":")
         quoted_key = first_quote_at is not None and (colon < 0 or first_quote_at <= colon)
-        tokens.append((token, start, quoted_key))
+        tokens.append((token, start, i, quoted_key))
     return tokens
 
 
@@ -193,13 +213,13 @@ def parse_filter(text: str, context: str | None = None) -> Filter:
     """
     allowed = CONTEXT_KEYS.get(context, ALL_KEYS) if context else ALL_KEYS
     terms: list[Term] = []
-    for token, pos, quoted_key in _tokenize(text):
-        raw = text[pos:].split(None, 1)[0] if text[pos:].strip() else token
+    for token, pos, end, quoted_key in _tokenize(text):
+        raw = text[pos:end]
         negated = False
         if token.startswith("-") and len(token) > 1 and not (quoted_key and text[pos] != "-"):
             negated = True
             token = token[1:]
-        elif token == "-":
+        elif token == "-" and not quoted_key:
             raise FilterSyntaxError(f"a lone '-' in filter at column {pos + 1}", raw, pos)
         m = None if quoted_key else _KEY.match(token)
         if m is None:
