@@ -90,8 +90,12 @@ Clock = Callable[[], datetime]
 
 
 def format_dt(value: datetime) -> str:
-    """The text form tract stores (naive, microseconds)."""
-    return value.strftime(DT_FORMAT)
+    """The text form tract stores (naive, microseconds).
+
+    ``isoformat`` rather than ``strftime``: strftime does not zero-pad years
+    below 1000 on glibc, which would break the text comparisons.
+    """
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def parse_dt(raw: Any) -> datetime | None:
@@ -336,6 +340,22 @@ class ReviewService:
             rows.reverse()
         return rows
 
+    def iter_proposals(
+        self, flt: Filter | None = None, *, page_size: int = 500
+    ) -> Iterator[Proposal]:
+        """Every listed proposal, oldest first, fetched a keyset page at a time.
+
+        Memory stays bounded by ``page_size`` however many rows match; rows
+        inserted meanwhile after the current key are picked up, none repeats.
+        """
+        after: tuple[str, str] | None = None
+        while True:
+            page = self.list_proposals(flt, after=after, limit=page_size)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = (page[-1].created_at_raw, page[-1].proposal_id)
+
     def proposal_rank(self, proposal: Proposal, flt: Filter | None = None) -> int:
         """How many listed proposals come before this one (its row index)."""
         key = tuple_(P_CREATED, P.proposal_id)
@@ -393,12 +413,20 @@ class ReviewService:
         Raises ProposalNotFoundError or AmbiguousProposalIdError (with the candidates).
         """
         prefix = prefix.strip()
+        try:
+            prefix.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (e.g. from undecodable argv): no id has it
+            raise ProposalNotFoundError(prefix) from None
         if not prefix:
             raise ProposalNotFoundError(prefix)
-        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        if ord(prefix[-1]) < 0x10FFFF:
+            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            in_range = P.proposal_id < upper
+        else:  # no character sorts after it: compare the prefix itself
+            in_range = func.substr(P.proposal_id, 1, len(prefix)) == prefix
         stmt = (
             select(P.proposal_id)
-            .where(P.proposal_id >= prefix, P.proposal_id < upper)
+            .where(P.proposal_id >= prefix, in_range)
             .order_by(P.proposal_id)
             .limit(20)
         )
@@ -853,6 +881,16 @@ class ReviewService:
         if ascending:
             rows.reverse()
         return rows
+
+    def iter_log(self, flt: Filter | None = None, *, page_size: int = 500) -> Iterator[LogEntry]:
+        """Every matching log row, newest first, a keyset page at a time (bounded memory)."""
+        after: tuple[str, int] | None = None
+        while True:
+            page = self.list_log(flt, after=after, limit=page_size)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = (page[-1].created_at_raw, page[-1].id)
 
     def log_at(self, offset: int, limit: int, flt: Filter | None = None) -> list[LogEntry]:
         stmt = (
