@@ -507,8 +507,10 @@ class ReviewService:
             return Impact("annotate: no target_hash in params", warnings=["nothing to annotate"])
         fields, preview, warnings = self._commit_info(conn, tract_id, target)
         A = AnnotationRow.__table__.c
+        # The stored NAME as text: through the Enum type it would come back as
+        # "Priority.SKIP", and a name a newer tract writes would raise LookupError.
         current = conn.execute(
-            select(A.priority, A.reason)
+            select(type_coerce(A.priority, String), A.reason)
             .where(A.target_hash == target)
             .order_by(A.created_at.desc(), A.id.desc())
             .limit(1)
