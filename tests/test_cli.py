@@ -793,3 +793,19 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(db: Path) -> None:
         assert_inert(OUR_SGR.sub("", out).replace("\r\n", "\n"))  # the only escapes are ours
     assert "\x1b" not in no_color
     assert "[bold red]URGENT[/]" in no_color
+
+
+def test_example_agent_runs_against_a_copy(db: Path) -> None:
+    run("approve", db, "ab18", "a51b")
+    example = Path(__file__).parent.parent / "examples" / "agent.py"
+    r = subprocess.run(
+        [sys.executable, str(example), str(db), "support-agent"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    assert ids(db, "status='executed' AND proposal_id LIKE 'ab18%'")
+    assert ids(db, "status='executed' AND proposal_id LIKE 'a51b%'")
+    assert "executed" in r.stdout
