@@ -228,12 +228,13 @@ def test_v5_pending_per_tract_equals_sqlite3(v5_db: Path) -> None:
 
 
 def set_version(path: Path, value: str | None) -> None:
-    with sqlite3.connect(path) as c:
+    c = sqlite3.connect(path)
+    with c:  # commits
         if value is None:
             c.execute("DELETE FROM _trace_meta WHERE key='schema_version'")
         else:
             c.execute("UPDATE _trace_meta SET value=? WHERE key='schema_version'", (value,))
-    sqlite3.connect(path).close()
+    c.close()  # checkpoints the WAL now, not later behind the hash comparison
 
 
 def refuse(path: Path, error: type[Exception], *words: str) -> None:

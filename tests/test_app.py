@@ -1,0 +1,402 @@
+"""The console through Textual's Pilot, checked against the database rows."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.apphelpers import SIZE, clock, pending_ids, review_logs, rows, settle, status_of
+from tract_tui.app import ReviewApp
+from tract_tui.app.logview import LogPane
+from tract_tui.app.modals import ConfirmScreen, ErrorScreen, HelpScreen, RejectPrompt
+from tract_tui.app.proposals import ProposalsPane
+from tract_tui.review.service import reviewer_name
+
+
+def app_for(path: Path, **kw) -> ReviewApp:
+    kw.setdefault("poll_interval", 0.2)
+    return ReviewApp(path, clock=clock, **kw)
+
+
+def pane(app: ReviewApp) -> ProposalsPane:
+    return app.query_one(ProposalsPane)
+
+
+async def test_lists_pending_oldest_first_with_counts(v5_db: Path) -> None:
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = pane(app).table
+        assert table.row_count == 10
+        assert [r.proposal_id for r in table.cache.rows()] == pending_ids(v5_db)
+        counts = str(app.query_one("#counts").render())
+        assert "10 pending" in counts and "support-agent" in counts
+        assert "Proposals (10)" in str(app.query_one("#tabs").get_tab("proposals").label)
+        detail = str(app.query_one("#detail").render())
+        assert "annotate" in detail and "proposed priority" in detail
+        assert pending_ids(v5_db)[0] in detail
+
+
+async def test_approve_moves_to_next(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        assert status_of(v5_db, ids[0]) == "approved"
+        assert pane(app).table.cursor_row.proposal_id == ids[1]
+        assert pane(app).table.row_count == 9
+    logs = review_logs(v5_db)
+    assert len(logs) == 1
+    _policy, trigger, outcome, reason, action, tract = logs[0]
+    assert (trigger, outcome, action, tract) == ("review", "approved", "annotate", "support-agent")
+    assert reviewer_name() in reason
+    resolved = rows(
+        v5_db, "SELECT resolved_at FROM policy_proposals WHERE proposal_id=?", (ids[0],)
+    )[0][0]
+    assert resolved.startswith("2026-02-25 12:00:00")
+
+
+async def test_reject_with_reason(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "r")
+        await settle(pilot)
+        assert isinstance(app.screen, RejectPrompt)
+        await pilot.press(*"not now", "enter")
+        await settle(pilot)
+        assert status_of(v5_db, ids[1]) == "rejected"
+        assert pane(app).table.cursor_row.proposal_id == ids[2]
+    ((_, _, outcome, reason, _, _),) = review_logs(v5_db)
+    assert outcome == "rejected" and reason.endswith(": not now")
+    assert reviewer_name() in reason
+
+
+async def test_reject_without_reason(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r", "enter")
+        await settle(pilot)
+    assert status_of(v5_db, ids[0]) == "rejected"
+    ((_, _, outcome, reason, _, _),) = review_logs(v5_db)
+    assert outcome == "rejected" and reason == f"by {reviewer_name()}"
+
+
+async def test_reject_cancel_writes_nothing(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r", *"meh", "escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, RejectPrompt)
+        assert pane(app).table.cursor_row.proposal_id == ids[0]
+    assert status_of(v5_db, ids[0]) == "pending"
+    assert review_logs(v5_db) == []
+
+
+async def test_conflict_when_another_process_decided_first(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db, poll_interval=3600)  # no live refresh: the row is stale on screen
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        with sqlite3.connect(v5_db) as other:
+            other.execute(
+                "UPDATE policy_proposals SET status='rejected' WHERE proposal_id=?", (ids[0],)
+            )
+        await pilot.press("a")
+        await settle(pilot)
+        notes = [n.message for n in app._notifications]
+        assert any("already rejected" in m and "nothing was changed" in m for m in notes)
+    assert status_of(v5_db, ids[0]) == "rejected"
+    assert review_logs(v5_db) == []
+
+
+async def test_undo_last_decision(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        assert status_of(v5_db, ids[0]) == "approved"
+        await pilot.press("u")
+        await settle(pilot)
+        assert status_of(v5_db, ids[0]) == "pending"
+        assert pane(app).table.row_count == 10
+        assert pane(app).undo_stack == []
+    outcomes = [r[2] for r in review_logs(v5_db)]
+    assert outcomes == ["approved", "reopened"]
+    assert (
+        rows(v5_db, "SELECT resolved_at FROM policy_proposals WHERE proposal_id=?", (ids[0],))[0][0]
+        is None
+    )
+
+
+async def test_undo_refused_when_someone_executed_it(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        with sqlite3.connect(v5_db) as other:
+            other.execute(
+                "UPDATE policy_proposals SET status='executed' WHERE proposal_id=?", (ids[0],)
+            )
+        await pilot.press("u")
+        await settle(pilot)
+        assert any("now executed" in n.message for n in app._notifications)
+    assert status_of(v5_db, ids[0]) == "executed"
+
+
+async def test_bulk_approve_with_confirmation(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db, poll_interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("space", "space", "space")
+        assert pane(app).marked == set(ids[:3])
+        with sqlite3.connect(v5_db) as other:  # one of them decided elsewhere meanwhile
+            other.execute(
+                "UPDATE policy_proposals SET status='approved' WHERE proposal_id=?", (ids[1],)
+            )
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        body = str(app.screen.body)
+        assert "flag-large-tool-output" in body and "auto-branch" in body
+        await pilot.press("y")
+        await settle(pilot)
+        assert pane(app).marked == set()
+        message = app._notifications
+        assert any(
+            "Approved 2 of 3" in n.message and "already approved" in n.message for n in message
+        )
+    assert [status_of(v5_db, i) for i in ids[:3]] == ["approved", "approved", "approved"]
+    assert len(review_logs(v5_db)) == 2
+
+
+async def test_bulk_reject_cancelled(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("space", "space", "r")
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        assert pane(app).marked == set(ids[:2])
+        await pilot.press("r")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, RejectPrompt)
+        await pilot.press(*"dup", "enter")
+        await settle(pilot)
+    assert [status_of(v5_db, i) for i in ids[:2]] == ["rejected", "rejected"]
+    assert all(r[3].endswith(": dup") for r in review_logs(v5_db))
+
+
+async def test_navigation_keys(v5_db: Path) -> None:
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = pane(app).table
+        await pilot.press("G")
+        assert table.cursor == 9
+        await pilot.press("k", "k", "up")
+        assert table.cursor == 6
+        await pilot.press("g")
+        assert table.cursor == 0
+        await pilot.press("j", "down")
+        assert table.cursor == 2
+        await settle(pilot)
+        assert pending_ids(v5_db)[2] in str(app.query_one("#detail").render())
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.query_one("#tabs").active == "log"
+        await pilot.press("1")
+        assert app.query_one("#tabs").active == "proposals"
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_bindings_dim_when_they_cannot_act(v5_db: Path) -> None:
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        p = pane(app)
+        assert p.check_action("undo", ()) is None
+        assert p.check_action("approve", ()) is True
+        await pilot.press("a")
+        await settle(pilot)
+        assert p.check_action("undo", ()) is True
+
+
+async def test_live_update_keeps_cursor(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "j", "j")
+        await settle(pilot)
+        assert pane(app).table.cursor_row.proposal_id == ids[3]
+        with sqlite3.connect(v5_db) as other:
+            other.execute(
+                "INSERT INTO policy_proposals VALUES ('00new', 'support-agent', 'auto-pin', "
+                "'annotate', '{}', 'older than all', 'pending', '2026-01-01 00:00:00.000000', NULL)"
+            )
+            other.execute(
+                "UPDATE policy_proposals SET status='rejected' WHERE proposal_id=?", (ids[0],)
+            )
+        for _ in range(20):
+            await asyncio.sleep(0.1)
+            await settle(pilot, 1)
+            if (
+                pane(app).table.row_count == 10
+                and pane(app).table.cache.rows()[0].proposal_id == "00new"
+            ):
+                break
+        assert pane(app).table.cache.rows()[0].proposal_id == "00new"
+        assert pane(app).table.cursor_row.proposal_id == ids[3]
+
+
+async def test_log_filters(v5_db: Path) -> None:
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        log = app.query_one(LogPane)
+        assert log.table.row_count == 34
+        first = log.table.cache.rows()[0]
+        assert first.created_at_raw == rows(v5_db, "SELECT max(created_at) FROM policy_log")[0][0]
+
+        async def typed(text: str) -> int:
+            await pilot.press("slash")
+            inp = app.query_one("#log-filter")
+            inp.value = text
+            await pilot.press("enter")
+            await settle(pilot)
+            return log.table.row_count
+
+        def count(where: str) -> int:
+            return rows(v5_db, f"SELECT count(*) FROM policy_log WHERE {where}")[0][0]
+
+        assert await typed("outcome:error") == count("outcome='error'") == 4
+        assert await typed("-outcome:error") == count("outcome!='error'")
+        assert await typed("policy:auto-pin") == count("policy_name='auto-pin'")
+        assert await typed("trigger:compile") == count("trigger='compile'")
+        assert await typed("tract:support-agent") == count("tract_id='support-agent'")
+        assert await typed("since:2026-02-18 until:2026-02-18") == count(
+            "created_at >= '2026-02-18' AND created_at < '2026-02-19'"
+        )
+        assert await typed("since:2d") == count("created_at >= '2026-02-23 12:00:00'")
+        assert await typed("o3-mini") == count("error_message LIKE '%o3-mini%'") == 2
+        assert await typed("outcome:proposed Token") == count(
+            "outcome='proposed' AND reason LIKE '%Token%'"
+        )
+        stats = str(app.query_one("#log-stats").render())
+        expected = count("outcome='proposed' AND reason LIKE '%Token%'")
+        assert f"{expected} rows" in stats
+        assert await typed("bogus:1") == log.table.row_count  # unchanged
+        assert "unknown filter key" in str(app.query_one("#log-error").render())
+        await typed("")
+        # the selects combine with the typed filter
+        from textual.widgets import Select
+
+        app.query_one("#f-outcome", Select).value = "executed"
+        await settle(pilot)
+        assert log.table.row_count == count("outcome='executed'")
+        app.query_one("#f-tract", Select).value = "support-agent"
+        await settle(pilot)
+        assert log.table.row_count == count("outcome='executed' AND tract_id='support-agent'")
+
+
+async def test_read_only_file(v5_db: Path) -> None:
+    os.chmod(v5_db, 0o444)
+    before = v5_db.read_bytes()
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert "READ-ONLY" in str(app.query_one("#banner").render())
+        assert pane(app).check_action("approve", ()) is None
+        await pilot.press("a", "r")
+        await settle(pilot)
+        assert not isinstance(app.screen, RejectPrompt)
+    assert v5_db.read_bytes() == before
+    assert review_logs(v5_db) == []
+
+
+async def test_read_only_flag_below_v5_says_so(fixture_copy) -> None:
+    path = fixture_copy(4)
+    before = path.read_bytes()
+    app = app_for(path, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        assert "must be migrated" in app.screen.message
+        await pilot.press("q")
+    assert app.return_code == 2
+    assert path.read_bytes() == before
+
+
+async def test_refused_file_shows_error_screen(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database")
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, ErrorScreen)
+        assert "not a SQLite database" in app.screen.message
+    assert path.read_text() == "not a database"
+
+
+async def test_migrates_old_fixture_on_open(fixture_copy) -> None:
+    path = fixture_copy(2)
+    app = app_for(path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert pane(app).table.row_count == 0
+        assert "No pending proposals" in app.query_one("#proposals-table").empty_text
+    assert rows(path, "SELECT value FROM _trace_meta WHERE key='schema_version'") == [("5",)]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "[bold red]URGENT[/] [link=https://evil.example]click[/link]",
+        "\x1b[31mred\x1b[0m \x1b]8;;https://evil.example\x07link\x1b]8;;\x07 nul\x00 bell\x07",
+    ],
+)
+async def test_hostile_reason_is_inert(v5_db: Path, hostile: str) -> None:
+    with sqlite3.connect(v5_db) as conn:
+        conn.execute(
+            "UPDATE policy_proposals SET reason=? WHERE proposal_id=?",
+            (hostile, pending_ids(v5_db)[0]),
+        )
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        detail = app.query_one("#detail").render()
+        plain = str(detail)
+        assert "\x1b" not in plain and "\x00" not in plain and "\x07" not in plain
+        if "[bold" in hostile:
+            assert "[bold red]URGENT[/]" in plain  # shown literally
+            spans = getattr(detail, "spans", [])
+            assert not any("link" in str(s.style) for s in spans)
+        else:
+            assert "␛[31mred" in plain

@@ -1,0 +1,162 @@
+"""ReviewApp: a small App; the panes own their behaviour, the service owns the rules."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from tract_tui.app.logview import LogPane
+from tract_tui.app.modals import ErrorScreen, HelpScreen
+from tract_tui.app.proposals import ProposalsPane
+from tract_tui.exceptions import TraceError
+from tract_tui.review.service import ChangeWatcher, Clock, ReviewService
+
+
+class ReviewApp(App[int]):
+    """Review pending proposals and read the policy log of one tract database.
+
+    ``clock`` (naive local time, like the database) is injectable for tests;
+    ``read_only`` opens without writing; ``service`` lets a caller pass an
+    already opened database (the CLI opens first to report errors on stderr).
+    """
+
+    TITLE = "tract-tui"
+    CSS = """
+    #banner { display: none; background: $warning; color: $background; text-style: bold;
+              padding: 0 1; height: 1; }
+    #banner.shown { display: block; }
+    TabPane { padding: 0; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "1",
+            "show_tab('proposals')",
+            "Proposals",
+            id="tab-proposals",
+            tooltip="Pending proposals",
+        ),
+        Binding("2", "show_tab('log')", "Log", id="tab-log", tooltip="The policy log"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Keys"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    def __init__(
+        self,
+        db_path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        read_only: bool = False,
+        service: ReviewService | None = None,
+        create: bool = False,
+        poll_interval: float = 0.5,
+    ) -> None:
+        super().__init__()
+        if db_path is None and service is None:
+            raise ValueError("ReviewApp needs a db_path or a service")
+        self.db_path = str(db_path) if db_path is not None else service.path  # type: ignore[union-attr]
+        self.clock: Clock = clock or datetime.now
+        self.read_only_requested = read_only
+        self.create = create
+        self.poll_interval = poll_interval
+        self.service_or_none: ReviewService | None = service
+        self.watcher: ChangeWatcher | None = None
+        self.sub_title = os.path.basename(self.db_path)
+
+    @property
+    def service(self) -> ReviewService:
+        assert self.service_or_none is not None, "database not open yet"
+        return self.service_or_none
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="banner")
+        with TabbedContent(id="tabs", initial="proposals"):
+            with TabPane("Proposals", id="proposals"):
+                yield ProposalsPane(id="proposals-pane")
+            with TabPane("Log", id="log"):
+                yield LogPane(id="log-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.service_or_none is not None:
+            self._opened(self.service_or_none)
+        else:
+            self._open()
+
+    @work(thread=True, group="open")
+    def _open(self) -> None:
+        try:
+            service = ReviewService.open(
+                self.db_path,
+                read_only=self.read_only_requested,
+                create=self.create,
+                clock=self.clock,
+            )
+        except TraceError as e:
+            self.call_from_thread(self.push_screen, ErrorScreen(str(e)))
+            return
+        self.call_from_thread(self._opened, service)
+
+    def _opened(self, service: ReviewService) -> None:
+        self.service_or_none = service
+        if service.read_only:
+            banner = self.query_one("#banner", Static)
+            banner.update(Text("READ-ONLY — decisions are disabled; the file is not written."))
+            banner.add_class("shown")
+        self.query_one(ProposalsPane).reload()
+        self.query_one(ProposalsPane).table.focus()
+        self.watcher = service.watcher()
+        self.set_interval(self.poll_interval, self._poll)
+        self.refresh_bindings()
+
+    def set_pending_total(self, total: int) -> None:
+        tab = self.query_one("#tabs", TabbedContent).get_tab("proposals")
+        tab.label = f"Proposals ({total:,})"
+
+    # --- live ---------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="poll")
+    def _poll(self) -> None:
+        if self.watcher is not None and self.watcher.changed():
+            self.call_from_thread(self.refresh_views)
+
+    def refresh_views(self) -> None:
+        """Another process (or we) wrote: refresh what is on screen, keep the cursors."""
+        self.query_one(ProposalsPane).reload()
+        log = self.query_one(LogPane)
+        if log.facets_loaded:
+            log.reload()
+
+    # --- keys ---------------------------------------------------------------------
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if self.service_or_none is None:
+            return
+        if event.pane.id == "log":
+            log = self.query_one(LogPane)
+            if not log.facets_loaded:
+                log.load_facets()
+                log.reload(keep_position=False)
+            log.table.focus()
+        else:
+            self.query_one(ProposalsPane).table.focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def on_unmount(self) -> None:
+        if self.watcher is not None:
+            self.watcher.close()

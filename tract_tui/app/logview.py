@@ -1,0 +1,237 @@
+"""The log view: policy_log newest first, with combinable filters, counts and a sparkline."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import Input, Select, Sparkline, Static
+from textual.worker import get_current_worker
+
+from tract_tui.app.paging import PagePlan
+from tract_tui.app.render import OUTCOME_STYLES, log_cells, safe
+from tract_tui.app.table import Column, VirtualTable
+from tract_tui.exceptions import FilterSyntaxError
+from tract_tui.models.review import LogEntry, LogFacets, LogStats
+from tract_tui.review.filters import Filter, Term, parse_filter
+
+if TYPE_CHECKING:
+    from tract_tui.app.app import ReviewApp
+
+COLUMNS = [
+    Column("Time", 14),
+    Column("Tract", 12),
+    Column("Policy", 16),
+    Column("Trigger", 7),
+    Column("Action", 8),
+    Column("Outcome", 8),
+    Column("Reason / error", 0, 12),
+]
+
+SELECTS = (("policy", "policy"), ("outcome", "outcome"), ("trigger", "trigger"), ("tract", "tract"))
+
+
+def stats_text(stats: LogStats, total: int) -> Text:
+    out = Text()
+    out.append(f"{total:,} rows", style="bold")
+    for outcome, n in stats.by_outcome.items():
+        out.append("  ·  ")
+        out.append(safe(outcome), style=OUTCOME_STYLES.get(outcome, ""))
+        out.append(f" {n:,}")
+    if stats.start and stats.end:
+        out.append(f"\n{stats.start:%Y-%m-%d %H:%M} → {stats.end:%Y-%m-%d %H:%M}", style="dim")
+    return out
+
+
+class LogPane(Vertical):
+    """policy_log with filters; every query runs in a cancellable worker."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "focus_filter", "Filter", id="filter", tooltip="Edit the log filter"),
+        Binding("escape", "focus_table", "Table", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    LogPane #log-filters { height: 3; }
+    LogPane #log-filters Select { width: 1fr; }
+    LogPane #log-filter { width: 2fr; }
+    LogPane #log-stats { height: 2; padding: 0 1; }
+    LogPane #log-spark { height: 2; margin: 0 1; }
+    LogPane #log-error { height: auto; color: $error; padding: 0 1; display: none; }
+    LogPane #log-error.shown { display: block; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.filter = Filter()
+        self._debounce: Timer | None = None
+        self.facets_loaded = False
+
+    @property
+    def review_app(self) -> ReviewApp:
+        from tract_tui.app.app import ReviewApp
+
+        assert isinstance(self.app, ReviewApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="log-filters"):
+            for key, prompt in SELECTS:
+                yield Select[str]([], prompt=prompt, id=f"f-{key}", allow_blank=True)
+            yield Input(
+                placeholder="/ filter: since:2d until:… words -word policy:…", id="log-filter"
+            )
+        yield Static(Text(""), id="log-error")
+        yield Static(Text("…"), id="log-stats")
+        yield Sparkline([], id="log-spark")
+        yield VirtualTable(
+            COLUMNS,
+            lambda row, _w: log_cells(row),
+            empty_text="No log rows match this filter.",
+            id="log-table",
+        )
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#log-table", VirtualTable)
+
+    def on_mount(self) -> None:
+        if self.app.is_headless:
+            self.query_one("#log-filter", Input).cursor_blink = False
+
+    # --- filter ---------------------------------------------------------------------
+
+    def current_filter(self) -> Filter:
+        """The selects' terms plus what was typed (raises FilterSyntaxError)."""
+        typed = parse_filter(self.query_one("#log-filter", Input).value, "log")
+        terms: list[Term] = []
+        for key, _ in SELECTS:
+            value = self.query_one(f"#f-{key}", Select).value
+            if isinstance(value, str):
+                terms.append(Term(key, value))
+        return Filter((*terms, *typed.terms))
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self.apply_filter()
+
+    @on(Input.Changed, "#log-filter")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(0.25, self.apply_filter)
+
+    @on(Input.Submitted, "#log-filter")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.apply_filter()
+        self.table.focus()
+
+    def apply_filter(self) -> None:
+        error = self.query_one("#log-error", Static)
+        try:
+            flt = self.current_filter()
+        except FilterSyntaxError as e:
+            error.update(Text(safe(str(e))))
+            error.add_class("shown")
+            return
+        error.remove_class("shown")
+        self.filter = flt
+        self.reload(keep_position=False)
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#log-filter", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self.table.focus()
+
+    # --- loading --------------------------------------------------------------------
+
+    def load_facets(self) -> None:
+        if not self.facets_loaded:
+            self.facets_loaded = True
+            self._load_facets()
+
+    @work(thread=True, group="log-facets")
+    def _load_facets(self) -> None:
+        facets = self.review_app.service.log_facets()
+        self.app.call_from_thread(self._apply_facets, facets)
+
+    def _apply_facets(self, facets: LogFacets) -> None:
+        values = {
+            "policy": facets.policies,
+            "outcome": facets.outcomes,
+            "trigger": facets.triggers,
+            "tract": facets.tracts,
+        }
+        for key, _ in SELECTS:
+            select = self.query_one(f"#f-{key}", Select)
+            current = select.value
+            with select.prevent(Select.Changed):
+                select.set_options((Text(safe(v)), v) for v in values[key])
+                if isinstance(current, str) and current in values[key]:
+                    select.value = current
+
+    def reload(self, *, keep_position: bool = True) -> None:
+        """Recount and refetch what is on screen (rows first, then the slower stats)."""
+        keep = self.table.cursor_row if keep_position else None
+        self._reload_rows(self.filter, keep, self.table.cursor if keep_position else 0)
+        self._reload_stats(self.filter)
+
+    @work(thread=True, exclusive=True, group="log-rows")
+    def _reload_rows(self, flt: Filter, keep: LogEntry | None, fallback: int) -> None:
+        service = self.review_app.service
+        total = service.count_log(flt)
+        index = fallback
+        if keep is not None and fallback > 0:
+            newer = service.list_log(flt, before=(keep.created_at_raw, keep.id), limit=fallback + 1)
+            index = len(newer) if len(newer) <= fallback else fallback
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self.table.set_total, total, keep_cursor=index)
+
+    @work(thread=True, exclusive=True, group="log-stats")
+    def _reload_stats(self, flt: Filter) -> None:
+        stats = self.review_app.service.log_stats(flt, buckets=60)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._apply_stats, stats)
+
+    def _apply_stats(self, stats: LogStats) -> None:
+        self.query_one("#log-stats", Static).update(stats_text(stats, stats.total))
+        self.query_one("#log-spark", Sparkline).data = [float(b) for b in stats.buckets]
+
+    @on(VirtualTable.NeedPages, "#log-table")
+    def _need_pages(self, event: VirtualTable.NeedPages) -> None:
+        cache = self.table.cache
+        for page in event.pages:
+            self._fetch_page(self.filter, cache.generation, cache.plan(page))
+
+    @work(thread=True, group="log-pages")
+    def _fetch_page(self, flt: Filter, generation: int, plan: PagePlan) -> None:
+        service = self.review_app.service
+        rows: list[Any]
+        try:
+            if plan.mode == "after":
+                assert isinstance(plan.anchor, LogEntry)
+                rows = service.list_log(
+                    flt, after=(plan.anchor.created_at_raw, plan.anchor.id), limit=plan.limit
+                )
+            elif plan.mode == "before":
+                assert isinstance(plan.anchor, LogEntry)
+                rows = service.list_log(
+                    flt, before=(plan.anchor.created_at_raw, plan.anchor.id), limit=plan.limit
+                )
+            elif plan.mode == "end":
+                rows = service.list_log(flt, from_end=True, limit=plan.limit)
+            else:
+                rows = service.log_at(plan.offset, plan.limit, flt)
+        except Exception:
+            self.app.call_from_thread(self.table.cache.failed, plan.page)
+            raise
+        self.app.call_from_thread(self.table.page_loaded, generation, plan.page, rows)
