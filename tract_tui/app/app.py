@@ -32,7 +32,8 @@ class ReviewApp(App[int]):
     #banner { display: none; background: $warning; color: $background; text-style: bold;
               padding: 0 1; height: 1; }
     #banner.shown { display: block; }
-    TabPane { padding: 0; }
+    #tabs { height: 1fr; }
+    TabPane { padding: 0; height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -118,10 +119,6 @@ class ReviewApp(App[int]):
         self.watcher = service.watcher()
         self.set_interval(self.poll_interval, self._poll)
         self.refresh_bindings()
-
-    def set_pending_total(self, total: int) -> None:
-        tab = self.query_one("#tabs", TabbedContent).get_tab("proposals")
-        tab.label = f"Proposals ({total:,})"
 
     # --- live ---------------------------------------------------------------------
 

@@ -40,6 +40,10 @@ class RejectPrompt(ModalScreen[str | None]):
             yield Input(placeholder="reason (optional)", id="reason")
             yield Static("Enter rejects · Escape cancels", classes="hint")
 
+    def on_mount(self) -> None:
+        if self.app.is_headless:  # deterministic screenshots: no blinking cursor
+            self.query_one(Input).cursor_blink = False
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(event.value)

@@ -24,8 +24,7 @@ if TYPE_CHECKING:
     from tract_tui.app.app import ReviewApp
 
 COLUMNS = [
-    Column("", 1),
-    Column("Age", 4),
+    Column("Age", 5),
     Column("Tract", 14),
     Column("Policy", 16),
     Column("Action", 8),
@@ -75,8 +74,8 @@ class ProposalsPane(Vertical):
     DEFAULT_CSS = """
     ProposalsPane #counts { height: auto; max-height: 5; padding: 0 1; color: $text-muted; }
     ProposalsPane #main { height: 1fr; }
-    ProposalsPane #proposals-table { width: 3fr; }
-    ProposalsPane #detail-scroll { width: 2fr; border-left: tall $panel; padding: 0 1; }
+    ProposalsPane #proposals-table { width: 1fr; }
+    ProposalsPane #detail-scroll { width: 44; border-left: tall $panel; padding: 0 1; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -136,7 +135,6 @@ class ProposalsPane(Vertical):
 
     def _apply_reload(self, total: int, counts: list[PendingCount], index: int) -> None:
         self.query_one("#counts", Static).update(counts_text(counts, total))
-        self.review_app.set_pending_total(total)
         if total == 0:
             self.marked.clear()
         self.table.set_total(total, keep_cursor=index)

@@ -41,6 +41,7 @@ def safe(value: object, *, one_line: bool = True) -> str:
     if len(text) > MAX_BLOCK:
         more = len(text) - MAX_BLOCK
         text = f"{text[:MAX_BLOCK]}\n… ({more:,} more characters not shown)"
+    text = text.replace("\r\n", "\n").expandtabs(4)
     return printable(text, newlines=True)
 
 
@@ -65,9 +66,11 @@ def short_id(value: str, n: int = 8) -> str:
 
 
 def proposal_cells(p: Proposal, now: datetime, marked: bool) -> list[Text]:
+    first = Text()
+    first.append("● " if marked else "  ", style="bold yellow")
+    first.append(age(p.created_at, now))
     return [
-        Text("●" if marked else " ", style="bold yellow"),
-        Text(age(p.created_at, now)),
+        first,
         Text(safe(p.tract_id)),
         Text(safe(p.policy_name)),
         Text(safe(p.action_type), style="bold"),

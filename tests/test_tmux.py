@@ -1,0 +1,89 @@
+"""The real binary in a real terminal (tmux): approve one, reject one with a typed reason."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.apphelpers import pending_ids, review_logs, status_of
+
+TMUX = shutil.which("tmux")
+pytestmark = pytest.mark.skipif(
+    TMUX is None and not os.environ.get("CI"), reason="tmux is not installed (CI installs it)"
+)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+class Tmux:
+    def __init__(self, command: list[str]) -> None:
+        self.name = f"tt-{uuid.uuid4().hex[:8]}"
+        shell = " ".join(f"'{c}'" for c in command)
+        subprocess.run(
+            [
+                TMUX or "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                "120",
+                "-y",
+                "36",
+                f"{shell}; sleep 30",
+            ],
+            check=True,
+            env={**os.environ, "TERM": "xterm-256color"},
+        )
+
+    def screen(self) -> str:
+        out = subprocess.run(
+            [TMUX or "tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        )
+        return out.stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run([TMUX or "tmux", "send-keys", "-t", self.name, *keys], check=True)
+
+    def kill(self) -> None:
+        subprocess.run([TMUX or "tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+def test_approve_and_reject_in_a_real_terminal(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    binary = Path(sys.executable).parent / "tract-tui"
+    term = Tmux([str(binary), str(v5_db)])
+    try:
+        wait_for(lambda: "10 pending" in term.screen() and ids[0][:8] in term.screen())
+        term.keys("a")
+        wait_for(lambda: status_of(v5_db, ids[0]) == "approved")
+        wait_for(lambda: "9 pending" in term.screen())
+        term.keys("r")
+        wait_for(lambda: "Enter rejects" in term.screen())
+        term.keys("-l", "too risky [bold]now[/]")
+        term.keys("Enter")
+        wait_for(lambda: status_of(v5_db, ids[1]) == "rejected")
+        wait_for(lambda: "8 pending" in term.screen())
+        term.keys("q")
+        wait_for(lambda: "pending" not in term.screen())
+    finally:
+        term.kill()
+    assert [status_of(v5_db, i) for i in ids[:3]] == ["approved", "rejected", "pending"]
+    outcomes = [(r[2], r[3].split(": ", 1)[-1]) for r in review_logs(v5_db)]
+    assert outcomes[0][0] == "approved"
+    assert outcomes[1] == ("rejected", "too risky [bold]now[/]")
