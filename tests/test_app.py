@@ -401,3 +401,15 @@ async def test_hostile_reason_is_inert(v5_db: Path, hostile: str) -> None:
             assert not any("link" in str(s.style) for s in spans)
         else:
             assert "␛[31mred" in plain
+
+
+async def test_fast_keys_are_queued_not_dropped(v5_db: Path) -> None:
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a", "a", "a")  # faster than the decisions and reloads
+        await settle(pilot, 8)
+        assert pane(app).table.cursor_row.proposal_id == ids[3]
+    assert [status_of(v5_db, i) for i in ids[:4]] == ["approved"] * 3 + ["pending"]
+    assert len(review_logs(v5_db)) == 3

@@ -83,6 +83,7 @@ class ProposalsPane(Vertical):
         self.marked: set[str] = set()
         self.undo_stack: list[Decision] = []
         self.busy = False
+        self._queued: list[str] = []
 
     @property
     def review_app(self) -> ReviewApp:
@@ -119,9 +120,9 @@ class ProposalsPane(Vertical):
 
     @work(thread=True, exclusive=True, group="proposals-reload")
     def _reload(self, keep_id: str | None, fallback: int) -> None:
+        worker = get_current_worker()
         service = self.review_app.service
         total = service.count_proposals()
-        counts = service.pending_counts()
         index = fallback
         if keep_id is not None:
             try:
@@ -130,17 +131,28 @@ class ProposalsPane(Vertical):
                 p = None
             if p is not None and p.status == "pending":
                 index = service.proposal_rank(p)
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._apply_reload, total, counts, index)
+        # The cursor's page travels with the total, so the rows reach the screen in one
+        # step; the per-tract counts (a GROUP BY over every pending row) follow.
+        size = self.table.cache.page_size
+        page = min(max(index, 0), max(total - 1, 0)) // size
+        rows = service.proposals_at(page * size, size) if total else []
+        if worker.is_cancelled:
+            return
+        self.app.call_from_thread(self._apply_reload, total, index, {page: rows})
+        counts = service.pending_counts()
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._apply_counts, counts, total)
 
-    def _apply_reload(self, total: int, counts: list[PendingCount], index: int) -> None:
-        self.query_one("#counts", Static).update(counts_text(counts, total))
+    def _apply_reload(self, total: int, index: int, pages: dict[int, list[Proposal]]) -> None:
         if total == 0:
             self.marked.clear()
-        self.table.set_total(total, keep_cursor=index)
+        self.table.set_total(total, keep_cursor=index, pages=pages)
         if total == 0:
             self.query_one("#detail", Static).update(Text(""))
         self.refresh_bindings()
+
+    def _apply_counts(self, counts: list[PendingCount], total: int) -> None:
+        self.query_one("#counts", Static).update(counts_text(counts, total))
 
     @on(VirtualTable.NeedPages, "#proposals-table")
     def _need_pages(self, event: VirtualTable.NeedPages) -> None:
@@ -176,6 +188,8 @@ class ProposalsPane(Vertical):
         self.refresh_bindings()
         if event.row is not None:
             self._load_detail(event.row.proposal_id)
+            if self._queued and not self.busy and self.app.screen is self.screen:
+                self._start_decision(self._queued.pop(0))
 
     @work(thread=True, exclusive=True, group="proposals-detail")
     def _load_detail(self, proposal_id: str) -> None:
@@ -199,11 +213,11 @@ class ProposalsPane(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("approve", "reject", "mark", "undo"):
             app = self.review_app
-            if app.service_or_none is None or app.service.read_only or self.busy:
+            if app.service_or_none is None or app.service.read_only:
                 return None
             if action == "undo":
-                return True if self.undo_stack else None
-            if self.table.cursor_row is None and not self.marked:
+                return True if self.undo_stack and not self.busy else None
+            if self.table.row_count == 0 and not self.marked:
                 return None
         return True
 
@@ -223,6 +237,15 @@ class ProposalsPane(Vertical):
         self._start_decision("rejected")
 
     def _start_decision(self, status: str) -> None:
+        """Decide now, or, while a decision is in flight or the row is loading, queue the key.
+
+        Keys are never dropped: pressing ``a`` three times quickly approves the
+        next three proposals, each as soon as the previous one is done.
+        """
+        if self.busy or (self.table.cursor_row is None and not self.marked):
+            if len(self._queued) < 50:
+                self._queued.append(status)
+            return
         verb = "Approve" if status == "approved" else "Reject"
         if self.marked:
             self._confirm_bulk(status, verb)
@@ -231,7 +254,7 @@ class ProposalsPane(Vertical):
         if row is None:
             return
         if status == "approved":
-            self._decide([row.proposal_id], status, None)
+            self._decide_now([row.proposal_id], status, None)
         else:
             what = (
                 f"{safe(row.action_type)} proposal {row.proposal_id[:8]} ({safe(row.policy_name)})"
@@ -239,7 +262,7 @@ class ProposalsPane(Vertical):
 
             def done(reason: str | None) -> None:
                 if reason is not None:
-                    self._decide([row.proposal_id], status, reason)
+                    self._decide_now([row.proposal_id], status, reason)
 
             self.app.push_screen(RejectPrompt(what), done)
 
@@ -268,12 +291,12 @@ class ProposalsPane(Vertical):
             if not ok:
                 return
             if status == "approved":
-                self._decide(ids, status, None)
+                self._decide_now(ids, status, None)
                 return
 
             def reason_given(note: str | None) -> None:
                 if note is not None:
-                    self._decide(ids, status, note)
+                    self._decide_now(ids, status, note)
 
             self.app.push_screen(RejectPrompt(f"{len(ids)} proposals"), reason_given)
 
@@ -281,7 +304,6 @@ class ProposalsPane(Vertical):
 
     @work(thread=True, exclusive=False, group="proposals-decide")
     def _decide(self, ids: list[str], status: str, note: str | None) -> None:
-        self.app.call_from_thread(self._set_busy, True)
         service = self.review_app.service
         messages: list[tuple[str, str]] = []
         decisions: list[Decision] = []
@@ -313,9 +335,10 @@ class ProposalsPane(Vertical):
         finally:
             self.app.call_from_thread(self._after_decision, decisions, messages, ids)
 
-    def _set_busy(self, busy: bool) -> None:
-        self.busy = busy
+    def _decide_now(self, ids: list[str], status: str, note: str | None) -> None:
+        self.busy = True  # before the worker starts: another key press now queues
         self.refresh_bindings()
+        self._decide(ids, status, note)
 
     def _after_decision(
         self, decisions: list[Decision], messages: list[tuple[str, str]], ids: list[str]
