@@ -114,13 +114,18 @@ class ReviewApp(App[int]):
             banner = self.query_one("#banner", Static)
             banner.update(Text("READ-ONLY — decisions are disabled; the file is not written."))
             banner.add_class("shown")
-        self.query_one(ProposalsPane).reload()
         self.query_one(ProposalsPane).table.focus()
-        self.watcher = service.watcher()
+        self._watch_then_load()
         self.set_interval(self.poll_interval, self._poll)
         self.refresh_bindings()
 
     # --- live ---------------------------------------------------------------------
+
+    @work(thread=True, group="open")
+    def _watch_then_load(self) -> None:
+        """Take the data_version baseline first, so no write after it goes unnoticed."""
+        self.watcher = self.service.watcher()
+        self.call_from_thread(self.query_one(ProposalsPane).reload)
 
     @work(thread=True, exclusive=True, group="poll")
     def _poll(self) -> None:
