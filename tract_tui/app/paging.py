@@ -42,6 +42,10 @@ class PageCache(Generic[T]):
         self._pages.clear()
         self._loading.clear()
 
+    def resize(self, total: int) -> None:
+        """The same rows, a corrected total (an exact count after an estimate): pages stay."""
+        self.total = max(total, 0)
+
     def get(self, index: int) -> T | None:
         if index < 0 or index >= self.total:
             return None

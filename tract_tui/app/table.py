@@ -118,9 +118,22 @@ class VirtualTable(ScrollView, can_focus=True):
 
     # --- data ---------------------------------------------------------------------
 
-    def set_total(self, total: int, *, keep_cursor: int | None = None) -> None:
-        """Reset to ``total`` rows (cache cleared) and put the cursor at ``keep_cursor``."""
+    def set_total(
+        self,
+        total: int,
+        *,
+        keep_cursor: int | None = None,
+        pages: dict[int, list[Any]] | None = None,
+    ) -> None:
+        """Reset to ``total`` rows (cache cleared) and put the cursor at ``keep_cursor``.
+
+        ``pages`` are rows the owner fetched together with the total (page
+        number -> rows): they are on screen at once, without a round trip
+        through :class:`NeedPages`.
+        """
         self.cache.reset(total)
+        for page, rows in (pages or {}).items():
+            self.cache.store(self.cache.generation, page, rows)
         self.loaded = True
         self.virtual_size = Size(self.size.width, total + 1)
         target = self.cursor if keep_cursor is None else keep_cursor
@@ -129,6 +142,16 @@ class VirtualTable(ScrollView, can_focus=True):
         self.refresh()
         self._request_missing()
         self._announce()
+
+    def correct_total(self, total: int) -> None:
+        """The exact total after a provisional one: the loaded pages and the cursor stay."""
+        self.cache.resize(total)
+        self.virtual_size = Size(self.size.width, total + 1)
+        if self.cursor >= total:
+            self.set_reactive(VirtualTable.cursor, max(total - 1, 0))
+            self._announce()
+        self.refresh()
+        self._request_missing()
 
     def page_loaded(self, generation: int, page: int, rows: list[Any]) -> None:
         if self.cache.store(generation, page, rows):
