@@ -41,6 +41,8 @@ COMMANDS = ("list", "show", "approve", "reject", "expire", "log", "gc")
 #: Options whose value may start with "-" (a negated filter term, a note): glued as --opt=VALUE.
 GLUED_OPTIONS = ("--filter", "--note", "--reason")
 PAGE = 500
+#: ``show`` pretty-prints params up to this many characters (the block is cut at 4,000).
+MAX_PRETTY_PARAMS = 200_000
 DEFAULT_LOG_LIMIT = 50
 
 EXIT_OK = 0
@@ -545,10 +547,13 @@ def cmd_show(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
             out.line("  " + out.style("│", "dim") + " " + line)
     out.line()
     out.line(out.style("params", "bold"))
-    if p.params_valid:
+    raw = p.params_raw or ""
+    if p.params_valid and len(raw) <= MAX_PRETTY_PARAMS:
         params_text = json.dumps(p.params, ensure_ascii=False, indent=2)
+    elif p.params_valid:  # megabytes: shown raw (and cut below), not pretty-printed first
+        params_text = raw
     else:
-        params_text = f"(not JSON) {p.params_raw}"
+        params_text = f"({p.params_problem}) {raw}"
     out.line(_block(params_text, indent=2))
     return EXIT_OK
 

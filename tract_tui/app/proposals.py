@@ -15,7 +15,7 @@ from textual.worker import get_current_worker
 
 from tract_tui.app.modals import ConfirmScreen, RejectPrompt
 from tract_tui.app.paging import PagePlan
-from tract_tui.app.render import detail_text, proposal_cells, safe
+from tract_tui.app.render import detail_text, proposal_cells, safe, short_id
 from tract_tui.app.table import Column, VirtualTable
 from tract_tui.exceptions import ProposalConflictError, ProposalNotFoundError, TraceError
 from tract_tui.models.review import Decision, PendingCount, Proposal, ProposalDetail
@@ -257,7 +257,8 @@ class ProposalsPane(Vertical):
             self._decide_now([row.proposal_id], status, None)
         else:
             what = (
-                f"{safe(row.action_type)} proposal {row.proposal_id[:8]} ({safe(row.policy_name)})"
+                f"{safe(row.action_type)} proposal {short_id(row.proposal_id)} "
+                f"({safe(row.policy_name)})"
             )
 
             def done(reason: str | None) -> None:
@@ -372,6 +373,8 @@ class ProposalsPane(Vertical):
         except ProposalConflictError as e:
             message = f"Cannot undo: {decision.proposal_id[:8]} is now {e.current_status}"
             severity = "warning"
-        self.app.call_from_thread(self.app.notify, message, severity=severity, markup=False)
+        self.app.call_from_thread(
+            self.app.notify, safe(message, one_line=False), severity=severity, markup=False
+        )
         self.app.call_from_thread(self._reload, decision.proposal_id, self.table.cursor)
         self.app.call_from_thread(self.refresh_bindings)

@@ -95,14 +95,23 @@ def log_cells(e: LogEntry) -> list[Text]:
     ]
 
 
+#: Params longer than this are shown as their raw text: pretty-printing megabytes
+#: only to show the first 20,000 characters would stall the screen.
+MAX_PRETTY = 200_000
+
+
 def params_json(p: Proposal) -> str:
-    """Pretty JSON of the params, or the raw text when it is not JSON."""
+    """Pretty JSON of the params, or the raw text when it is not JSON (or very large)."""
     if p.params_raw is None:
         return "null"
-    if not p.params_valid:
-        return p.params_raw[:20000] + ("…" if len(p.params_raw) > 20000 else "")
-    text = json.dumps(p.params, indent=2, ensure_ascii=False)
-    return text[:20000] + ("\n…" if len(text) > 20000 else "")
+    raw = p.params_raw
+    if p.params_valid and len(raw) <= MAX_PRETTY:
+        try:
+            text = json.dumps(p.params, indent=2, ensure_ascii=False)
+        except (RecursionError, ValueError):
+            text = raw
+        return text[:MAX_BLOCK] + ("\n…" if len(text) > MAX_BLOCK else "")
+    return raw[:MAX_BLOCK] + ("…" if len(raw) > MAX_BLOCK else "")
 
 
 def detail_text(detail: ProposalDetail, now: datetime) -> Text:
@@ -119,7 +128,7 @@ def detail_text(detail: ProposalDetail, now: datetime) -> Text:
     out.append(safe(p.action_type), style="bold reverse")
     out.append("  ")
     out.append(safe(p.policy_name), style="bold")
-    out.append(f"  {p.status}", style=OUTCOME_STYLES.get(p.status, ""))
+    out.append(f"  {safe(p.status)}", style=OUTCOME_STYLES.get(p.status, ""))
     out.append("\n\n")
     out.append("Reason\n", style="bold underline")
     out.append(safe(p.reason or "(no reason given)", one_line=False))
@@ -136,7 +145,9 @@ def detail_text(detail: ProposalDetail, now: datetime) -> Text:
         out.append("\n")
     out.append("\nParams", style="bold underline")
     if not p.params_valid:
-        out.append("  (not valid JSON; shown raw)", style="yellow")
+        out.append(f"  ({p.params_problem}; shown raw)", style="yellow")
+    elif len(p.params_raw or "") > MAX_PRETTY:
+        out.append(f"  ({len(p.params_raw or ''):,} characters; shown raw)", style="yellow")
     out.append("\n")
     out.append(safe(params_json(p), one_line=False), style="cyan")
     out.append("\n\n")

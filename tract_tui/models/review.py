@@ -3,13 +3,112 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
+
+#: Params nested deeper than this are treated as unparsed text: rendering them (and
+#: JSON-encoding them again) would run into Python's recursion limit.
+MAX_PARAMS_DEPTH = 200
 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(sep=" ")
+
+
+def _as_text(value: Any) -> Any:
+    """A stored value as text: SQLite may hand back numbers or bytes for any column.
+
+    Columns declared ``JSON`` or ``DATETIME`` have NUMERIC affinity, so a
+    writer's ``"123"`` is stored (and read back) as the integer 123; a
+    foreign writer may store a BLOB anywhere. None and str pass unchanged.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def _text_fields(obj: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and not isinstance(value, str):
+            object.__setattr__(obj, name, _as_text(value))
+
+
+def _strict_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _strict_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} overflows a float")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How deeply lists/objects nest in ``value`` (iterative: no recursion limit)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if deepest > MAX_PARAMS_DEPTH:
+            return deepest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def parse_params(raw: str | None) -> tuple[Any, str | None]:
+    """(the JSON value, None) or (None, why it is shown as raw text instead).
+
+    Strict JSON only (no NaN/Infinity, which would not survive being encoded
+    again), nested at most :data:`MAX_PARAMS_DEPTH` deep.
+    """
+    if raw is None:
+        return None, None
+    try:
+        value = json.loads(raw, parse_constant=_strict_constant, parse_float=_strict_float)
+    except (ValueError, TypeError):
+        return None, "not valid JSON"
+    except RecursionError:
+        return None, f"nested more than {MAX_PARAMS_DEPTH} levels deep"
+    if _depth(value) > MAX_PARAMS_DEPTH:
+        return None, f"nested more than {MAX_PARAMS_DEPTH} levels deep"
+    return value, None
+
+
+_PROPOSAL_TEXT = (
+    "proposal_id",
+    "tract_id",
+    "policy_name",
+    "action_type",
+    "params_raw",
+    "reason",
+    "status",
+    "created_at_raw",
+)
+_LOG_TEXT = (
+    "tract_id",
+    "policy_name",
+    "trigger",
+    "action_type",
+    "reason",
+    "outcome",
+    "commit_hash",
+    "error_message",
+    "created_at_raw",
+)
 
 
 @dataclass(frozen=True)
@@ -17,7 +116,10 @@ class Proposal:
     """One row of policy_proposals as the reviewer sees it.
 
     ``params_raw`` is the stored text exactly; ``params`` is its JSON value,
-    or None when it is not JSON (``params_valid`` says which).
+    or None when it is not JSON (``params_valid`` says which, and
+    ``params_problem`` why). Parsed once, on first use (do not mutate it).
+    Stored values that are not text (SQLite's NUMERIC affinity turns a
+    ``"123"`` params into an integer) are turned into text.
     """
 
     proposal_id: str
@@ -31,24 +133,25 @@ class Proposal:
     resolved_at: datetime | None
     created_at_raw: str = ""
 
+    def __post_init__(self) -> None:
+        _text_fields(self, _PROPOSAL_TEXT)
+
+    @cached_property
+    def _parsed(self) -> tuple[Any, str | None]:
+        return parse_params(self.params_raw)
+
     @property
     def params(self) -> Any:
-        if self.params_raw is None:
-            return None
-        try:
-            return json.loads(self.params_raw)
-        except ValueError:
-            return None
+        return self._parsed[0]
 
     @property
     def params_valid(self) -> bool:
-        if self.params_raw is None:
-            return True
-        try:
-            json.loads(self.params_raw)
-        except ValueError:
-            return False
-        return True
+        return self._parsed[1] is None
+
+    @property
+    def params_problem(self) -> str | None:
+        """Why the params are shown as raw text (None when they parsed)."""
+        return self._parsed[1]
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (CLI ``--json``, API); strings carried exactly."""
@@ -80,6 +183,9 @@ class LogEntry:
     error_message: str | None
     created_at: datetime | None
     created_at_raw: str = ""
+
+    def __post_init__(self) -> None:
+        _text_fields(self, _LOG_TEXT)
 
     def to_json(self) -> dict[str, Any]:
         return {
