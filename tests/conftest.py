@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,16 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def committed_fixtures_untouched() -> Iterator[None]:
+    """No test may open the committed fixtures themselves (only copies)."""
+    before = {p.name: sha256(p) for p in FIXTURES.glob("*.db")}
+    yield
+    assert {p.name: sha256(p) for p in FIXTURES.glob("*.db")} == before
+    strays = [p.name for p in FIXTURES.iterdir() if p.suffix != ".db"]
+    assert not strays, f"a test opened a committed fixture in place: {strays}"
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from tests.conftest import FIXTURES, sha256
+from tests.conftest import sha256
 from tract_tui.exceptions import (
     CorruptDatabaseError,
     DatabaseOpenError,
@@ -114,7 +114,7 @@ def test_in_memory_database(tmp_path: Path) -> None:
     assert set(inspect(engine).get_table_names()) >= ALL_TABLES
 
 
-def test_fresh_ddl_matches_what_tract_writes(tmp_path: Path) -> None:
+def test_fresh_ddl_matches_what_tract_writes(tmp_path: Path, fixture_copy) -> None:
     path = tmp_path / "fresh.db"
     init_db(create_trace_engine(path), tui_indexes=False)
 
@@ -123,7 +123,7 @@ def test_fresh_ddl_matches_what_tract_writes(tmp_path: Path) -> None:
             rows = c.execute("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL")
             return dict(rows.fetchall())
 
-    assert ddl(path) == ddl(FIXTURES / "tract-v5.db")
+    assert ddl(path) == ddl(fixture_copy(5))
 
 
 def test_engine_pragmas(tmp_path: Path) -> None:
