@@ -38,7 +38,22 @@ from tract_tui.exceptions import (
 from tract_tui.storage.schema import MIGRATION_TABLES, SCHEMA_VERSION, Base
 
 BUSY_TIMEOUT_MS = 5000
+#: Environment variable overriding :data:`BUSY_TIMEOUT_MS` (milliseconds), e.g. for tests.
+BUSY_TIMEOUT_ENV = "TRACT_TUI_BUSY_TIMEOUT_MS"
 SQLITE_HEADER = b"SQLite format 3\x00"
+#: Files SQLite keeps beside a database: write-ahead log, its shared-memory index, rollback journal.
+SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def busy_timeout_ms() -> int:
+    """How long a connection waits for another process's lock: $TRACT_TUI_BUSY_TIMEOUT_MS or 5 s."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    try:
+        value = int(raw)
+    except ValueError:
+        return BUSY_TIMEOUT_MS
+    return value if value >= 0 else BUSY_TIMEOUT_MS
+
 
 #: Extra indexes tract-tui adds for its cross-tract listings (tract ignores them).
 TUI_INDEXES: tuple[str, ...] = (
@@ -60,8 +75,8 @@ def create_trace_engine(
 ) -> Engine:
     """Create a SQLite engine for a tract database.
 
-    Every connection gets ``busy_timeout`` 5000 ms, ``synchronous=NORMAL``,
-    ``foreign_keys=ON`` and (unless ``read_only``) WAL journaling, as tract
+    Every connection gets ``busy_timeout`` 5000 ms (see :func:`busy_timeout_ms`),
+    ``synchronous=NORMAL``, ``foreign_keys=ON`` and (unless ``read_only``) WAL journaling, as tract
     uses. Transactions begin explicitly (``BEGIN`` / ``BEGIN IMMEDIATE`` via
     the ``sqlite_begin`` execution option) so that DDL is transactional and a
     writer takes its lock up front instead of failing on lock upgrade.
@@ -81,13 +96,15 @@ def create_trace_engine(
             url = f"sqlite:///{path.as_posix()}"
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
+    timeout_ms = busy_timeout_ms()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
         # Take transaction control away from the sqlite3 module (see begin below).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
-            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA synchronous = NORMAL")
             if not read_only:
@@ -133,8 +150,8 @@ class DatabaseState:
     tables: frozenset[str]
 
 
-def _check_header(path: str) -> bool:
-    """Raise for non-SQLite or truncated files; return False for a 0-byte file."""
+def _check_header(path: str) -> bytes:
+    """Raise for non-SQLite or truncated files; return the 100-byte header (b"" if 0 bytes)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -146,7 +163,7 @@ def _check_header(path: str) -> bool:
     if not stat.S_ISREG(st.st_mode):
         raise NotADatabaseFileError(path, f"{path}: is not a regular file")
     if st.st_size == 0:
-        return False
+        return b""
     try:
         with open(path, "rb") as f:
             header = f.read(100)
@@ -163,30 +180,100 @@ def _check_header(path: str) -> bool:
     change_counter = header[24:28]
     page_count = int.from_bytes(header[28:32], "big")
     valid_for = header[92:96]
-    if page_count and change_counter == valid_for and st.st_size < page_count * page_size:
+    # The size check only holds for a file nobody has open: while another process
+    # checkpoints, page 1 (with the new page count) is written before the file has
+    # grown to it. An open database always has a -wal/-shm (or -journal) beside it.
+    quiescent = not any(os.path.lexists(path + s) for s in SIDE_SUFFIXES)
+    size = os.stat(path).st_size  # after reading the header: files only grow meanwhile
+    if quiescent and page_count and change_counter == valid_for and size < page_count * page_size:
         raise CorruptDatabaseError(
             path,
-            f"{path}: SQLite file is truncated ({st.st_size} bytes, header says "
+            f"{path}: SQLite file is truncated ({size} bytes, header says "
             f"{page_count * page_size}); restore it from a backup",
         )
-    return True
+    return header
 
 
-def _raw_readonly(path: str) -> sqlite3.Connection:
-    uri = f"file:{Path(path).absolute().as_posix()}?mode=ro"
-    conn = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+def _inspect_mode(path: str, header: bytes) -> str:
+    """How :func:`inspect_database` may open ``path`` without leaving a trace.
+
+    A read-only (``mode=ro``) connection to a WAL database creates the
+    ``-wal`` and ``-shm`` files when they are missing, and, being read-only,
+    cannot delete them when it closes: refusing a file would leave two stray
+    files beside it. So when the header says WAL and none of SQLite's side
+    files exist yet:
+
+    - ``rw`` if we may write the file: SQLite's own close protocol removes
+      the ``-wal``/``-shm`` this connection creates when it is the last one
+      (and keeps them when another process has the file open meanwhile,
+      which is what makes this safe with concurrent writers). The WAL is
+      empty, so closing checkpoints nothing: the database file itself is not
+      written (the connection is also ``query_only``).
+    - ``immutable`` if we may not write it: no side file means no committed
+      data outside the main file, so reading it as immutable sees it all.
+
+    Otherwise (rollback-journal files, or side files already there) ``ro``,
+    which then creates nothing.
+    """
+    wal_mode = len(header) >= 20 and header[18] == 2 and header[19] == 2
+    if not wal_mode or any(os.path.lexists(path + s) for s in SIDE_SUFFIXES):
+        return "ro"
+    return "rw" if _writable(path) else "immutable"
+
+
+def _raw_inspect_connection(path: str, mode: str) -> sqlite3.Connection:
+    params = {"rw": "mode=rw", "immutable": "mode=ro&immutable=1"}.get(mode, "mode=ro")
+    uri = f"file:{Path(path).absolute().as_posix()}?{params}"
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_ms() / 1000)
+    if mode == "rw":
+        conn.execute("PRAGMA query_only = ON")
     return conn
+
+
+def _side_file_problem(path: str) -> str | None:
+    """A -wal/-shm beside ``path`` that SQLite could not write, described; None if all is well.
+
+    Mode bits count even for root (as for the database file itself): a
+    ``-wal`` without write bits was made read-only on purpose.
+    """
+    for suffix, what in (("-wal", "write-ahead log"), ("-shm", "shared-memory index")):
+        side = path + suffix
+        try:
+            st = os.stat(side)
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            return f"{side} (the {what} beside the database) cannot be read ({e.strerror})"
+        if not stat.S_ISREG(st.st_mode):
+            return (
+                f"{side} should be SQLite's {what} but is not a regular file; "
+                "move it out of the way"
+            )
+        if not (st.st_mode & 0o222) or not os.access(side, os.W_OK):
+            return (
+                f"{side} (the {what} beside the database) cannot be written; fix its "
+                "permissions, or open with --read-only"
+            )
+    return None
+
+
+def busy_error(path: str) -> DatabaseBusyError:
+    """The error for a lock another process held longer than the busy timeout."""
+    return DatabaseBusyError(
+        path,
+        f"{path}: database is locked by another process (waited "
+        f"{busy_timeout_ms() / 1000:g} s); try again when it is done",
+    )
 
 
 def _wrap_sqlite_error(path: str, e: BaseException) -> DatabaseOpenError:
     msg = str(e)
     if "locked" in msg or "busy" in msg:
-        return DatabaseBusyError(
-            path,
-            f"{path}: database is locked by another process (waited "
-            f"{BUSY_TIMEOUT_MS // 1000} s); try again when it is done",
-        )
+        return busy_error(path)
     if "unable to open" in msg or "readonly" in msg or "read-only" in msg:
+        side = _side_file_problem(path)
+        if side is not None:
+            return ReadOnlyDatabaseError(path, f"{path}: {side}")
         return ReadOnlyDatabaseError(path, f"{path}: cannot be opened ({msg})")
     return CorruptDatabaseError(path, f"{path}: damaged SQLite file ({msg})")
 
@@ -226,10 +313,11 @@ def inspect_database(db_path: str | os.PathLike[str]) -> DatabaseState:
     :class:`DatabaseBusyError`.
     """
     path = str(db_path)
-    if not _check_header(path):
+    header = _check_header(path)
+    if not header:
         return DatabaseState(path, None, frozenset())
     try:
-        conn = _raw_readonly(path)
+        conn = _raw_inspect_connection(path, _inspect_mode(path, header))
         try:
             tables = frozenset(
                 r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
@@ -385,6 +473,10 @@ def open_database(
             return OpenedDatabase(path, engine, True, state.version)
     elif read_only:
         raise DatabaseNotFoundError(path, f"{path}: no such file")
+    if exists:
+        side = _side_file_problem(path)
+        if side is not None:
+            raise ReadOnlyDatabaseError(path, f"{path}: {side}")
     engine = create_trace_engine(path)
     try:
         version = init_db(engine)
