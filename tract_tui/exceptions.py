@@ -114,3 +114,7 @@ class FilterSyntaxError(ReviewError):
 
 class DecisionTimeoutError(ReviewError):
     """No reviewer decided the proposal within the given time."""
+
+
+class QueryCancelledError(ReviewError):
+    """A long read was abandoned because its caller no longer wants the answer."""

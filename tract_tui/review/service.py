@@ -23,32 +23,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Engine,
-    Integer,
-    Select,
-    String,
-    cast,
-    func,
-    insert,
-    literal,
-    not_,
-    or_,
-    select,
-    tuple_,
-    type_coerce,
-    update,
-)
+from typing import TYPE_CHECKING, Any
 
 from tract_tui.exceptions import (
     AmbiguousProposalIdError,
     DecisionTimeoutError,
     ProposalConflictError,
     ProposalNotFoundError,
+    QueryCancelledError,
     ReadOnlyError,
 )
 from tract_tui.models.policy import PolicyAction
@@ -64,29 +46,29 @@ from tract_tui.models.review import (
     ProposalDetail,
 )
 from tract_tui.review.filters import Filter
-from tract_tui.storage.engine import OpenedDatabase, open_database, write_engine
-from tract_tui.storage.schema import (
-    AnnotationRow,
-    BlobRow,
-    CommitRow,
-    PolicyLogRow,
-    PolicyProposalRow,
-    RefRow,
-)
+from tract_tui.storage.connection import ConnectionPool
+from tract_tui.storage.engine import OpenedDatabase, busy_error, open_database, write_engine
 
-P = PolicyProposalRow.__table__.c
-L = PolicyLogRow.__table__.c
-# Raw text of the columns whose stored form we must not trust to parse.
-P_CREATED = type_coerce(P.created_at, String)
-P_RESOLVED = type_coerce(P.resolved_at, String)
-P_PARAMS = type_coerce(P.action_params_json, String)
-L_CREATED = type_coerce(L.created_at, String)
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# The SQL below is plain SQLite run on sqlite3 connections (storage/connection.py):
+# importing SQLAlchemy would cost the console's launch about 0.3 s and 15-20 MB (issue 4).
+# Datetime, JSON and enum columns are read as the text tract stored, never trusted to parse.
 
 DECIDED = ("approved", "rejected")
 EXECUTING = "executing"
 DT_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 Clock = Callable[[], datetime]
+#: Polled during long reads: True means "stop, nobody wants the answer any more".
+Cancelled = Callable[[], bool]
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection held the lock past the busy timeout."""
+    text = str(error)
+    return "database is locked" in text or "database table is locked" in text or "busy" in text
 
 
 def format_dt(value: datetime) -> str:
@@ -119,81 +101,143 @@ def reviewer_name() -> str:
         return os.environ.get("USER") or "unknown"
 
 
-def _like(word: str) -> str:
+def _like(word: str) -> tuple[str, bool]:
+    """The LIKE pattern for ``word`` anywhere, and whether it needs ``ESCAPE '\\'``."""
+    if not any(c in word for c in "%_"):
+        return f"%{word}%", False  # no ESCAPE: a backslash is then an ordinary character
     escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"%{escaped}%", True
 
 
-def _text_match(word: str, *cols: Any) -> ColumnElement[bool]:
-    pattern = _like(word)
-    return or_(*[func.coalesce(c, "").like(pattern, escape="\\") for c in cols])
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
 
 
-def _proposal_from(row: Any) -> Proposal:
-    return Proposal(
-        proposal_id=row.proposal_id,
-        tract_id=row.tract_id,
-        policy_name=row.policy_name,
-        action_type=row.action_type,
-        params_raw=row.params_raw,
-        reason=row.reason,
-        status=row.status,
-        created_at=parse_dt(row.created_raw),
-        resolved_at=parse_dt(row.resolved_raw),
-        created_at_raw=row.created_raw or "",
-    )
+class _Where:
+    """A WHERE clause built term by term (AND-ed), with its ``?`` parameters in order."""
+
+    def __init__(self) -> None:
+        self.terms: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, term: str, *params: Any) -> _Where:
+        self.terms.append(term)
+        self.params.extend(params)
+        return self
+
+    def copy(self) -> _Where:
+        other = _Where()
+        other.terms, other.params = list(self.terms), list(self.params)
+        return other
+
+    def sql(self) -> str:
+        return " WHERE " + " AND ".join(self.terms) if self.terms else ""
+
+    def text_only(self) -> bool:
+        """Only free-word terms (LIKE): no index can narrow the rows."""
+        return bool(self.terms) and all(" LIKE ?" in t for t in self.terms)
 
 
-def _log_from(row: Any) -> LogEntry:
-    return LogEntry(
-        id=row.id,
-        tract_id=row.tract_id,
-        policy_name=row.policy_name,
-        trigger=row.trigger,
-        action_type=row.action_type,
-        reason=row.reason,
-        outcome=row.outcome,
-        commit_hash=row.commit_hash,
-        error_message=row.error_message,
-        created_at=parse_dt(row.created_raw),
-        created_at_raw=row.created_raw or "",
-    )
+def _bucket_edges(lo: str, start: datetime, end: datetime, buckets: int) -> list[str]:
+    """The first created_at of each of ``buckets`` equal slices of ``start .. end``."""
+    width = max((end - start).total_seconds(), 1.0) / buckets
+    return [lo] + [format_dt(start + timedelta(seconds=width * i)) for i in range(1, buckets)]
 
 
-_PROPOSAL_COLS = (
-    P.proposal_id,
-    P.tract_id,
-    P.policy_name,
-    P.action_type,
-    P_PARAMS.label("params_raw"),
-    P.reason,
-    P.status,
-    P_CREATED.label("created_raw"),
-    P_RESOLVED.label("resolved_raw"),
-)
-_LOG_COLS = (
-    L.id,
-    L.tract_id,
-    L.policy_name,
-    L.trigger,
-    L.action_type,
-    L.reason,
-    L.outcome,
-    L.commit_hash,
-    L.error_message,
-    L_CREATED.label("created_raw"),
-)
+def _bucket_case(edges: list[str], first: int, last: int) -> tuple[str, list[str]]:
+    """SQL giving the bucket of ``created_at`` among ``first..last``: a binary search."""
+    if first == last:
+        return str(first), []
+    mid = (first + last + 1) // 2
+    below, below_params = _bucket_case(edges, first, mid - 1)
+    above, above_params = _bucket_case(edges, mid, last)
+    sql = f"CASE WHEN created_at < ? THEN {below} ELSE {above} END"
+    return sql, [edges[mid], *below_params, *above_params]
 
 
-def _value_terms(flt: Filter, key: str, col: Any) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = []
+def _value_terms(where: _Where, flt: Filter, key: str, col: str) -> None:
     wanted = flt.values(key)
     if wanted:
-        out.append(col.in_(wanted))
+        where.add(f"{col} IN ({_marks(len(wanted))})", *wanted)
     unwanted = flt.values(key, negated=True)
     if unwanted:
-        out.append(or_(col.is_(None), col.not_in(unwanted)))
-    return out
+        where.add(f"({col} IS NULL OR {col} NOT IN ({_marks(len(unwanted))}))", *unwanted)
+
+
+def _text_match(where: _Where, word: str, cols: Sequence[str], *, negated: bool = False) -> None:
+    """``word`` (case-insensitive for ASCII, as LIKE is) in any of ``cols``.
+
+    A NULL column does not match; a negated term keeps the rows where no
+    column matches (NULLs included: ``IS NOT 1`` is true for NULL).
+    """
+    pattern, escape = _like(word)
+    like = " LIKE ? ESCAPE '\\'" if escape else " LIKE ?"
+    term = "(" + " OR ".join(f"{c}{like}" for c in cols) + ")"
+    where.add(f"{term} IS NOT 1" if negated else term, *([pattern] * len(cols)))
+
+
+def _proposal_from(row: Sequence[Any]) -> Proposal:
+    pid, tract, policy, action, params, reason, status, created, resolved = row
+    return Proposal(
+        proposal_id=pid,
+        tract_id=tract,
+        policy_name=policy,
+        action_type=action,
+        params_raw=params,
+        reason=reason,
+        status=status,
+        created_at=parse_dt(created),
+        resolved_at=parse_dt(resolved),
+        created_at_raw=created or "",
+    )
+
+
+def _log_from(row: Sequence[Any]) -> LogEntry:
+    log_id, tract, policy, trigger, action, reason, outcome, commit, error, created = row
+    return LogEntry(
+        id=log_id,
+        tract_id=tract,
+        policy_name=policy,
+        trigger=trigger,
+        action_type=action,
+        reason=reason,
+        outcome=outcome,
+        commit_hash=commit,
+        error_message=error,
+        created_at=parse_dt(created),
+        created_at_raw=created or "",
+    )
+
+
+#: The columns :func:`_proposal_from` and :func:`_log_from` unpack, in order.
+_PROPOSAL_COLS = (
+    "proposal_id, tract_id, policy_name, action_type, action_params_json, reason, status,"
+    " created_at, resolved_at"
+)
+_LOG_COLS = (
+    'id, tract_id, policy_name, "trigger", action_type, reason, outcome, commit_hash,'
+    " error_message, created_at"
+)
+_LOG_INSERT = (
+    'INSERT INTO policy_log (tract_id, policy_name, "trigger", action_type, reason, outcome,'
+    " commit_hash, error_message, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _log_params(values: dict[str, Any]) -> tuple[Any, ...]:
+    """The parameters of :data:`_LOG_INSERT` from :meth:`ReviewService._log_values`."""
+    created = values["created_at"]
+    return (
+        values["tract_id"],
+        values["policy_name"],
+        values["trigger"],
+        values["action_type"],
+        values["reason"],
+        values["outcome"],
+        values["commit_hash"],
+        values["error_message"],
+        format_dt(created) if isinstance(created, datetime) else created,
+    )
 
 
 class ReviewService:
@@ -207,8 +251,11 @@ class ReviewService:
         reviewer: str | None = None,
     ) -> None:
         self.db = db
-        self.engine: Engine = db.engine
-        self._writer: Engine = write_engine(db.engine)
+        if db.path in ("", ":memory:"):  # one in-memory database: share the engine's connection
+            raw = db.engine.raw_connection().driver_connection
+            self.pool = ConnectionPool(db.path, shared=raw)
+        else:
+            self.pool = ConnectionPool(db.path, read_only=db.read_only)
         self.clock: Clock = clock or datetime.now
         self.reviewer = reviewer or reviewer_name()
 
@@ -235,22 +282,51 @@ class ReviewService:
     def path(self) -> str:
         return self.db.path
 
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (made on first use; the service's own SQL does not need it)."""
+        return self.db.engine
+
     def close(self) -> None:
-        self.engine.dispose()
+        self.pool.close()
+        self.db.dispose()
 
     # --- plumbing ---------------------------------------------------------------
 
     @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            yield conn
+    def _read(self, cancelled: Cancelled | None = None) -> Iterator[sqlite3.Connection]:
+        """A pooled connection in one read transaction (a consistent snapshot).
+
+        ``cancelled`` is polled while SQLite works; once true, the query stops
+        and :class:`QueryCancelledError` is raised.
+        """
+        if cancelled is not None and cancelled():
+            raise QueryCancelledError("the query was cancelled")
+        try:
+            with self.pool.read(cancelled) as conn:
+                yield conn
+        except sqlite3.OperationalError as e:
+            if cancelled is not None and "interrupt" in str(e) and cancelled():
+                raise QueryCancelledError("the query was cancelled") from e
+            if _is_busy(e):
+                raise busy_error(self.path) from e
+            raise
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        if self.read_only:
-            raise ReadOnlyError(f"{self.path} is open read-only; decisions are disabled")
-        with self._writer.begin() as conn:
-            yield conn
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A pooled connection in one BEGIN IMMEDIATE transaction; ReadOnlyError if read-only.
+
+        Another process holding the lock past the busy timeout is a
+        :class:`~tract_tui.exceptions.DatabaseBusyError` (a TraceError the
+        console and the CLI show as a message), never a raw driver error.
+        """
+        try:
+            with self.pool.write() as conn:
+                yield conn
+        except sqlite3.OperationalError as e:
+            if _is_busy(e):
+                raise busy_error(self.path) from e
+            raise
 
     def now(self) -> datetime:
         return self.clock()
@@ -287,26 +363,26 @@ class ReviewService:
 
     # --- proposals: listing -----------------------------------------------------------
 
-    def _proposal_where(self, flt: Filter | None) -> list[ColumnElement[bool]]:
+    def _proposal_where(self, flt: Filter | None) -> _Where:
         flt = flt or Filter()
-        clauses: list[ColumnElement[bool]] = []
+        where = _Where()
         if flt.values("status") or flt.values("status", negated=True):
-            clauses += _value_terms(flt, "status", P.status)
+            _value_terms(where, flt, "status", "status")
         else:
-            clauses.append(P.status == "pending")
-        clauses += _value_terms(flt, "policy", P.policy_name)
-        clauses += _value_terms(flt, "tract", P.tract_id)
-        clauses += _value_terms(flt, "action", P.action_type)
+            where.add("status = 'pending'")
+        _value_terms(where, flt, "policy", "policy_name")
+        _value_terms(where, flt, "tract", "tract_id")
+        _value_terms(where, flt, "action", "action_type")
         since, until = flt.bounds(self.now())
         if since is not None:
-            clauses.append(literal(format_dt(since), String) <= P_CREATED)
+            where.add("? <= created_at", format_dt(since))
         if until is not None:
-            clauses.append(literal(format_dt(until), String) >= P_CREATED)
+            where.add("? >= created_at", format_dt(until))
         for w in flt.words:
-            clauses.append(_text_match(w, P.reason))
+            _text_match(where, w, ("reason",))
         for w in flt.excluded_words:
-            clauses.append(not_(_text_match(w, P.reason)))
-        return clauses
+            _text_match(where, w, ("reason",), negated=True)
+        return where
 
     def list_proposals(
         self,
@@ -323,19 +399,19 @@ class ReviewService:
         row seen as ``after`` (or the first as ``before``); ``from_end`` gives
         the last page. Returned rows are always in ascending order.
         """
-        stmt = select(*_PROPOSAL_COLS).where(*self._proposal_where(flt))
-        key = tuple_(P_CREATED, P.proposal_id)
+        where = self._proposal_where(flt)
         descending = from_end or before is not None
         if after is not None:
-            stmt = stmt.where(key > tuple_(literal(after[0], String), literal(after[1])))
+            where.add("(created_at, proposal_id) > (?, ?)", after[0], after[1])
         if before is not None:
-            stmt = stmt.where(key < tuple_(literal(before[0], String), literal(before[1])))
-        if descending:
-            stmt = stmt.order_by(P_CREATED.desc(), P.proposal_id.desc())
-        else:
-            stmt = stmt.order_by(P_CREATED, P.proposal_id)
+            where.add("(created_at, proposal_id) < (?, ?)", before[0], before[1])
+        order = "DESC" if descending else "ASC"
+        sql = (
+            f"SELECT {_PROPOSAL_COLS} FROM policy_proposals{where.sql()}"
+            f" ORDER BY created_at {order}, proposal_id {order} LIMIT ?"
+        )
         with self._read() as conn:
-            rows = [_proposal_from(r) for r in conn.execute(stmt.limit(limit))]
+            rows = [_proposal_from(r) for r in conn.execute(sql, [*where.params, limit])]
         if descending:
             rows.reverse()
         return rows
@@ -358,51 +434,47 @@ class ReviewService:
 
     def proposal_rank(self, proposal: Proposal, flt: Filter | None = None) -> int:
         """How many listed proposals come before this one (its row index)."""
-        key = tuple_(P_CREATED, P.proposal_id)
-        bound = tuple_(literal(proposal.created_at_raw, String), literal(proposal.proposal_id))
-        stmt = (
-            select(func.count())
-            .select_from(P.proposal_id.table)
-            .where(*self._proposal_where(flt), key < bound)
+        where = self._proposal_where(flt).add(
+            "(created_at, proposal_id) < (?, ?)", proposal.created_at_raw, proposal.proposal_id
         )
         with self._read() as conn:
-            return int(conn.execute(stmt).scalar_one())
+            sql = f"SELECT count(*) FROM policy_proposals{where.sql()}"
+            return int(conn.execute(sql, where.params).fetchone()[0])
 
     def proposals_at(self, offset: int, limit: int, flt: Filter | None = None) -> list[Proposal]:
         """Rows ``offset .. offset+limit`` of the listing (for a virtual table's jumps)."""
-        stmt = (
-            select(*_PROPOSAL_COLS)
-            .where(*self._proposal_where(flt))
-            .order_by(P_CREATED, P.proposal_id)
-            .offset(max(offset, 0))
-            .limit(limit)
+        where = self._proposal_where(flt)
+        sql = (
+            f"SELECT {_PROPOSAL_COLS} FROM policy_proposals{where.sql()}"
+            " ORDER BY created_at, proposal_id LIMIT ? OFFSET ?"
         )
         with self._read() as conn:
-            return [_proposal_from(r) for r in conn.execute(stmt)]
+            params = [*where.params, limit, max(offset, 0)]
+            return [_proposal_from(r) for r in conn.execute(sql, params)]
 
     def count_proposals(self, flt: Filter | None = None) -> int:
-        stmt = (
-            select(func.count()).select_from(P.proposal_id.table).where(*self._proposal_where(flt))
-        )
+        where = self._proposal_where(flt)
         with self._read() as conn:
-            return int(conn.execute(stmt).scalar_one())
+            sql = f"SELECT count(*) FROM policy_proposals{where.sql()}"
+            return int(conn.execute(sql, where.params).fetchone()[0])
 
     def pending_counts(self) -> list[PendingCount]:
         """Pending proposals per (tract, policy), most first."""
-        n = func.count().label("n")
-        stmt = (
-            select(P.tract_id, P.policy_name, n)
-            .where(P.status == "pending")
-            .group_by(P.tract_id, P.policy_name)
-            .order_by(n.desc(), P.tract_id, P.policy_name)
+        sql = (
+            "SELECT tract_id, policy_name, count(*) AS n FROM policy_proposals"
+            " WHERE status = 'pending' GROUP BY tract_id, policy_name"
+            " ORDER BY n DESC, tract_id, policy_name"
         )
         with self._read() as conn:
-            return [PendingCount(r.tract_id, r.policy_name, r.n) for r in conn.execute(stmt)]
+            return [PendingCount(t, p, n) for t, p, n in conn.execute(sql)]
 
     def get_proposal(self, proposal_id: str) -> Proposal:
         """The proposal with this exact id; ProposalNotFoundError otherwise."""
         with self._read() as conn:
-            row = conn.execute(select(*_PROPOSAL_COLS).where(P.proposal_id == proposal_id)).first()
+            row = conn.execute(
+                f"SELECT {_PROPOSAL_COLS} FROM policy_proposals WHERE proposal_id = ?",
+                (proposal_id,),
+            ).fetchone()
         if row is None:
             raise ProposalNotFoundError(proposal_id)
         return _proposal_from(row)
@@ -419,22 +491,22 @@ class ReviewService:
             raise ProposalNotFoundError(prefix) from None
         if not prefix:
             raise ProposalNotFoundError(prefix)
-        if ord(prefix[-1]) < 0x10FFFF:
-            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-            in_range = P.proposal_id < upper
-        else:  # no character sorts after it: compare the prefix itself
-            in_range = func.substr(P.proposal_id, 1, len(prefix)) == prefix
-        stmt = (
-            select(P.proposal_id)
-            .where(P.proposal_id >= prefix, in_range)
-            .order_by(P.proposal_id)
-            .limit(20)
+        nxt = ord(prefix[-1]) + 1
+        if nxt <= 0x10FFFF and not 0xD800 <= nxt <= 0xDFFF:
+            in_range, bound = "proposal_id < ?", prefix[:-1] + chr(nxt)
+        else:  # no encodable character sorts right after it: compare the prefix itself
+            in_range, bound = f"substr(proposal_id, 1, {len(prefix)}) = ?", prefix
+        sql = (
+            f"SELECT proposal_id FROM policy_proposals WHERE proposal_id >= ? AND {in_range}"
+            " ORDER BY proposal_id LIMIT 20"
         )
         with self._read() as conn:
-            exact = conn.execute(select(P.proposal_id).where(P.proposal_id == prefix)).first()
+            exact = conn.execute(
+                "SELECT proposal_id FROM policy_proposals WHERE proposal_id = ?", (prefix,)
+            ).fetchone()
             if exact is not None:
                 return str(exact[0])
-            found = [str(r[0]) for r in conn.execute(stmt)]
+            found = [str(r[0]) for r in conn.execute(sql, (prefix, bound))]
         if not found:
             raise ProposalNotFoundError(prefix)
         if len(found) > 1:
@@ -465,56 +537,48 @@ class ReviewService:
         )
 
     def _commit_info(
-        self, conn: Connection, tract_id: str, commit_hash: str
+        self, conn: sqlite3.Connection, tract_id: str, commit_hash: str
     ) -> tuple[list[tuple[str, str]], str | None, list[str]]:
-        C = CommitRow.__table__.c
-        B = BlobRow.__table__.c
-        row = conn.execute(
-            select(
-                C.commit_hash,
-                C.content_type,
-                C.token_count,
-                C.message,
-                C.tract_id,
-                type_coerce(C.created_at, String).label("created"),
-                B.payload_json,
-            )
-            .join(BlobRow.__table__, B.content_hash == C.content_hash)
-            .where(C.commit_hash == commit_hash)
-        ).first()
-        if row is None:
+        found = conn.execute(
+            "SELECT c.commit_hash, c.content_type, c.token_count, c.message, c.tract_id,"
+            " c.created_at, b.payload_json"
+            " FROM commits AS c JOIN blobs AS b ON b.content_hash = c.content_hash"
+            " WHERE c.commit_hash = ?",
+            (commit_hash,),
+        ).fetchone()
+        if found is None:
             return (
                 [("commit", commit_hash)],
                 None,
                 [f"commit {commit_hash[:12]} is not in this file"],
             )
+        chash, content_type, tokens, message, owner, created, payload_json = found
         fields = [
-            ("commit", row.commit_hash),
-            ("content type", row.content_type),
-            ("tokens", str(row.token_count)),
-            ("committed", str(row.created)[:19]),
+            ("commit", chash),
+            ("content type", content_type),
+            ("tokens", str(tokens)),
+            ("committed", str(created)[:19]),
         ]
-        if row.message:
-            fields.append(("message", row.message))
+        if message:
+            fields.append(("message", message))
         warnings = []
-        if row.tract_id != tract_id:
-            warnings.append(f"commit belongs to tract {row.tract_id}, not {tract_id}")
-        return fields, _content_preview(row.payload_json), warnings
+        if owner != tract_id:
+            warnings.append(f"commit belongs to tract {owner}, not {tract_id}")
+        return fields, _content_preview(payload_json), warnings
 
-    def _impact_annotate(self, conn: Connection, tract_id: str, params: dict[str, Any]) -> Impact:
+    def _impact_annotate(
+        self, conn: sqlite3.Connection, tract_id: str, params: dict[str, Any]
+    ) -> Impact:
         target = str(params.get("target_hash") or "")
         if not target:
             return Impact("annotate: no target_hash in params", warnings=["nothing to annotate"])
         fields, preview, warnings = self._commit_info(conn, tract_id, target)
-        A = AnnotationRow.__table__.c
-        # The stored NAME as text: through the Enum type it would come back as
-        # "Priority.SKIP", and a name a newer tract writes would raise LookupError.
+        # The stored enum NAME as text (a name a newer tract writes is shown as it is).
         current = conn.execute(
-            select(type_coerce(A.priority, String), A.reason)
-            .where(A.target_hash == target)
-            .order_by(A.created_at.desc(), A.id.desc())
-            .limit(1)
-        ).first()
+            "SELECT priority, reason FROM annotations WHERE target_hash = ?"
+            " ORDER BY created_at DESC, id DESC LIMIT 1",
+            (target,),
+        ).fetchone()
         cur = "normal (no annotation)" if current is None else str(current[0]).lower()
         fields.append(("current priority", cur))
         fields.append(("proposed priority", str(params.get("priority", "?")).lower()))
@@ -522,33 +586,33 @@ class ReviewService:
             fields.append(("annotation reason", str(params["reason"])))
         return Impact("annotate: change the priority of a commit", fields, preview, warnings)
 
-    def _branch_tip(self, conn: Connection, tract_id: str, branch: str) -> str | None:
-        R = RefRow.__table__.c
+    def _branch_tip(self, conn: sqlite3.Connection, tract_id: str, branch: str) -> str | None:
         row = conn.execute(
-            select(R.commit_hash).where(
-                R.tract_id == tract_id, R.ref_name == f"refs/heads/{branch}"
-            )
-        ).first()
+            "SELECT commit_hash FROM refs WHERE tract_id = ? AND ref_name = ?",
+            (tract_id, f"refs/heads/{branch}"),
+        ).fetchone()
         return None if row is None else row[0]
 
-    def _current_branch(self, conn: Connection, tract_id: str) -> tuple[str | None, str | None]:
+    def _current_branch(
+        self, conn: sqlite3.Connection, tract_id: str
+    ) -> tuple[str | None, str | None]:
         """(branch name, tip commit) of the tract's HEAD."""
-        R = RefRow.__table__.c
         head = conn.execute(
-            select(R.commit_hash, R.symbolic_target).where(
-                R.tract_id == tract_id, R.ref_name == "HEAD"
-            )
-        ).first()
+            "SELECT commit_hash, symbolic_target FROM refs"
+            " WHERE tract_id = ? AND ref_name = 'HEAD'",
+            (tract_id,),
+        ).fetchone()
         if head is None:
             return None, None
-        if head.symbolic_target:
-            name = str(head.symbolic_target).removeprefix("refs/heads/")
+        commit_hash, symbolic_target = head
+        if symbolic_target:
+            name = str(symbolic_target).removeprefix("refs/heads/")
             return name, self._branch_tip(conn, tract_id, name)
-        return None, head.commit_hash  # detached
+        return None, commit_hash  # detached
 
-    def _chain_stats(self, conn: Connection, tip: str) -> tuple[int, int]:
+    def _chain_stats(self, conn: sqlite3.Connection, tip: str) -> tuple[int, int]:
         """(commits, tokens) along the first-parent chain ending at ``tip``."""
-        row = conn.exec_driver_sql(
+        row = conn.execute(
             "WITH RECURSIVE chain(h, n) AS ("
             " SELECT ?, 0 UNION ALL"
             " SELECT c.parent_hash, chain.n + 1"
@@ -557,10 +621,12 @@ class ReviewService:
             " SELECT count(*), coalesce(sum(c.token_count), 0) FROM chain"
             " JOIN commits c ON c.commit_hash = chain.h",
             (tip,),
-        ).first()
+        ).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
-    def _impact_branch(self, conn: Connection, tract_id: str, params: dict[str, Any]) -> Impact:
+    def _impact_branch(
+        self, conn: sqlite3.Connection, tract_id: str, params: dict[str, Any]
+    ) -> Impact:
         name, tip = self._current_branch(conn, tract_id)
         fields = [
             ("new branch", str(params.get("name", "?"))),
@@ -578,7 +644,9 @@ class ReviewService:
             warnings.append(f"branch {params['name']} already exists")
         return Impact("branch: create a branch at the current tip", fields, preview, warnings)
 
-    def _impact_archive(self, conn: Connection, tract_id: str, params: dict[str, Any]) -> Impact:
+    def _impact_archive(
+        self, conn: sqlite3.Connection, tract_id: str, params: dict[str, Any]
+    ) -> Impact:
         source = str(params.get("source") or "")
         archive = str(params.get("archive_name") or "")
         fields = [("source branch", source or "?"), ("archive as", archive or "?")]
@@ -596,7 +664,9 @@ class ReviewService:
             warnings.append(f"branch {archive} already exists")
         return Impact("archive: move a stale branch out of the way", fields, preview, warnings)
 
-    def _impact_compress(self, conn: Connection, tract_id: str, params: dict[str, Any]) -> Impact:
+    def _impact_compress(
+        self, conn: sqlite3.Connection, tract_id: str, params: dict[str, Any]
+    ) -> Impact:
         name, tip = self._current_branch(conn, tract_id)
         fields = [("branch", name or "(detached HEAD)")]
         warnings: list[str] = []
@@ -627,7 +697,7 @@ class ReviewService:
         outcome: str,
         reason: str,
         resolved: bool = True,
-        conn: Connection | None = None,
+        conn: sqlite3.Connection | None = None,
         when: datetime | None = None,
         commit_hash: str | None = None,
         error_message: str | None = None,
@@ -649,43 +719,49 @@ class ReviewService:
                     error_message=error_message,
                     trigger=trigger,
                 )
-        stmt = (
-            update(PolicyProposalRow)
-            .where(P.proposal_id == proposal_id, P.status.in_(list(expected)))
-            .values(status=new_status, resolved_at=when if resolved else None)
-            .returning(P.tract_id, P.policy_name, P.action_type)
+        # The status before, read inside the same write transaction. With one expected
+        # status the UPDATE's own WHERE says it (one statement less on the hot path).
+        previous = expected[0] if len(expected) == 1 else self._status_of(conn, proposal_id)
+        changed = conn.execute(
+            "UPDATE policy_proposals SET status = ?, resolved_at = ?"
+            f" WHERE proposal_id = ? AND status IN ({_marks(len(expected))})"
+            " RETURNING tract_id, policy_name, action_type",
+            (new_status, format_dt(when) if resolved else None, proposal_id, *expected),
+        ).fetchall()
+        if not changed:
+            current = self._status_of(conn, proposal_id)
+            raise ProposalConflictError(proposal_id, current, "/".join(expected))
+        tract_id, policy_name, action_type = changed[0]
+        values = self._log_values(
+            tract_id=tract_id,
+            policy_name=policy_name,
+            action_type=action_type,
+            outcome=outcome,
+            reason=reason,
+            when=when,
+            trigger=trigger,
+            commit_hash=commit_hash,
+            error_message=error_message,
         )
-        # the status before: read inside the same write transaction
-        before = conn.execute(select(P.status).where(P.proposal_id == proposal_id)).first()
-        if before is None:
-            raise ProposalNotFoundError(proposal_id)
-        row = conn.execute(stmt).first()
-        if row is None:
-            raise ProposalConflictError(proposal_id, str(before[0]), "/".join(expected))
-        log_id = conn.execute(
-            insert(PolicyLogRow).values(
-                self._log_values(
-                    tract_id=row.tract_id,
-                    policy_name=row.policy_name,
-                    action_type=row.action_type,
-                    outcome=outcome,
-                    reason=reason,
-                    when=when,
-                    trigger=trigger,
-                    commit_hash=commit_hash,
-                    error_message=error_message,
-                )
-            )
-        ).inserted_primary_key
+        log_id = conn.execute(_LOG_INSERT, _log_params(values)).lastrowid
         return Decision(
             proposal_id=proposal_id,
             status=new_status,
-            previous_status=str(before[0]),
+            previous_status=previous,
             resolved_at=when if resolved else None,
-            log_id=int(log_id[0]) if log_id else 0,
-            tract_id=row.tract_id,
-            policy_name=row.policy_name,
+            log_id=int(log_id or 0),
+            tract_id=tract_id,
+            policy_name=policy_name,
         )
+
+    def _status_of(self, conn: sqlite3.Connection, proposal_id: str) -> str:
+        """The proposal's status now; ProposalNotFoundError if there is no such proposal."""
+        row = conn.execute(
+            "SELECT status FROM policy_proposals WHERE proposal_id = ?", (proposal_id,)
+        ).fetchone()
+        if row is None:
+            raise ProposalNotFoundError(proposal_id)
+        return str(row[0])
 
     def approve(self, proposal_id: str, note: str | None = None) -> Decision:
         """Approve if still pending; ProposalConflictError (with the status) otherwise."""
@@ -744,16 +820,19 @@ class ReviewService:
     ) -> list[Proposal]:
         """Pending proposals created before now - older_than become expired (logged)."""
         now = self.now()
-        cutoff = literal(format_dt(now - older_than), String)
-        where = [*self._proposal_where(flt), P.status == "pending", cutoff > P_CREATED]
-        stmt = select(*_PROPOSAL_COLS).where(*where).order_by(P_CREATED, P.proposal_id)
+        where = self._proposal_where(flt).add("status = 'pending'")
+        where.add("? > created_at", format_dt(now - older_than))
+        sql = (
+            f"SELECT {_PROPOSAL_COLS} FROM policy_proposals{where.sql()}"
+            " ORDER BY created_at, proposal_id"
+        )
         if dry_run:
             with self._read() as conn:
-                return [_proposal_from(r) for r in conn.execute(stmt)]
+                return [_proposal_from(r) for r in conn.execute(sql, where.params)]
         done: list[Proposal] = []
         reason = f"pending longer than {older_than}; expired by {self.reviewer}"
         with self._write() as conn:
-            for row in list(conn.execute(stmt)):
+            for row in conn.execute(sql, where.params).fetchall():
                 p = _proposal_from(row)
                 self._transition(
                     p.proposal_id,
@@ -776,23 +855,24 @@ class ReviewService:
         transaction, so two processes can never claim the same proposal.
         """
         with self._write() as conn:
-            stmt = (
-                select(P.proposal_id)
-                .where(P.tract_id == tract_id, P.status == "approved")
-                .order_by(P_CREATED, P.proposal_id)
-                .limit(1)
-            )
+            where = _Where().add("tract_id = ?", tract_id).add("status = 'approved'")
             if skip:
-                stmt = stmt.where(P.proposal_id.not_in(list(skip)))
-            found = conn.execute(stmt).first()
+                where.add(f"proposal_id NOT IN ({_marks(len(skip))})", *skip)
+            found = conn.execute(
+                f"SELECT proposal_id FROM policy_proposals{where.sql()}"
+                " ORDER BY created_at, proposal_id LIMIT 1",
+                where.params,
+            ).fetchone()
             if found is None:
                 return None
             conn.execute(
-                update(PolicyProposalRow)
-                .where(P.proposal_id == found[0], P.status == "approved")
-                .values(status=EXECUTING)
+                "UPDATE policy_proposals SET status = ?"
+                " WHERE proposal_id = ? AND status = 'approved'",
+                (EXECUTING, found[0]),
             )
-            row = conn.execute(select(*_PROPOSAL_COLS).where(P.proposal_id == found[0])).one()
+            row = conn.execute(
+                f"SELECT {_PROPOSAL_COLS} FROM policy_proposals WHERE proposal_id = ?", (found[0],)
+            ).fetchone()
         return _proposal_from(row)
 
     def mark_executed(self, proposal_id: str, commit_hash: str | None = None) -> Decision:
@@ -823,34 +903,31 @@ class ReviewService:
         """Give back a claim without a result (no log row)."""
         with self._write() as conn:
             conn.execute(
-                update(PolicyProposalRow)
-                .where(P.proposal_id == proposal_id, P.status == EXECUTING)
-                .values(status="approved")
+                "UPDATE policy_proposals SET status = 'approved'"
+                " WHERE proposal_id = ? AND status = ?",
+                (proposal_id, EXECUTING),
             )
 
     # --- the log ----------------------------------------------------------------------
 
-    def _log_where(self, flt: Filter | None) -> list[ColumnElement[bool]]:
+    def _log_where(self, flt: Filter | None) -> _Where:
         flt = flt or Filter()
-        clauses: list[ColumnElement[bool]] = []
-        clauses += _value_terms(flt, "policy", L.policy_name)
-        clauses += _value_terms(flt, "tract", L.tract_id)
-        clauses += _value_terms(flt, "outcome", L.outcome)
-        clauses += _value_terms(flt, "trigger", L.trigger)
-        clauses += _value_terms(flt, "action", L.action_type)
+        where = _Where()
+        _value_terms(where, flt, "policy", "policy_name")
+        _value_terms(where, flt, "tract", "tract_id")
+        _value_terms(where, flt, "outcome", "outcome")
+        _value_terms(where, flt, "trigger", '"trigger"')
+        _value_terms(where, flt, "action", "action_type")
         since, until = flt.bounds(self.now())
         if since is not None:
-            clauses.append(literal(format_dt(since), String) <= L_CREATED)
+            where.add("? <= created_at", format_dt(since))
         if until is not None:
-            clauses.append(literal(format_dt(until), String) >= L_CREATED)
+            where.add("? >= created_at", format_dt(until))
         for w in flt.words:
-            clauses.append(_text_match(w, L.reason, L.error_message))
+            _text_match(where, w, ("reason", "error_message"))
         for w in flt.excluded_words:
-            clauses.append(not_(_text_match(w, L.reason, L.error_message)))
-        return clauses
-
-    def _log_select(self, flt: Filter | None) -> Select[Any]:
-        return select(*_LOG_COLS).where(*self._log_where(flt))
+            _text_match(where, w, ("reason", "error_message"), negated=True)
+        return where
 
     def list_log(
         self,
@@ -860,6 +937,7 @@ class ReviewService:
         before: tuple[str, int] | None = None,
         limit: int = 100,
         from_end: bool = False,
+        cancelled: Cancelled | None = None,
     ) -> list[LogEntry]:
         """A page of the log, newest first; keyset on (created_at, id).
 
@@ -867,19 +945,19 @@ class ReviewService:
         ``before`` = the key of the first row seen (newer rows); ``from_end``
         = the oldest page. Rows are always returned newest first.
         """
-        stmt = self._log_select(flt)
-        key = tuple_(L_CREATED, L.id)
+        where = self._log_where(flt)
         ascending = from_end or before is not None
         if after is not None:
-            stmt = stmt.where(key < tuple_(literal(after[0], String), literal(after[1])))
+            where.add("(created_at, id) < (?, ?)", after[0], after[1])
         if before is not None:
-            stmt = stmt.where(key > tuple_(literal(before[0], String), literal(before[1])))
-        if ascending:
-            stmt = stmt.order_by(L_CREATED, L.id)
-        else:
-            stmt = stmt.order_by(L_CREATED.desc(), L.id.desc())
-        with self._read() as conn:
-            rows = [_log_from(r) for r in conn.execute(stmt.limit(limit))]
+            where.add("(created_at, id) > (?, ?)", before[0], before[1])
+        order = "ASC" if ascending else "DESC"
+        sql = (
+            f"SELECT {_LOG_COLS} FROM policy_log{where.sql()}"
+            f" ORDER BY created_at {order}, id {order} LIMIT ?"
+        )
+        with self._read(cancelled) as conn:
+            rows = [_log_from(r) for r in conn.execute(sql, [*where.params, limit])]
         if ascending:
             rows.reverse()
         return rows
@@ -894,53 +972,134 @@ class ReviewService:
                 return
             after = (page[-1].created_at_raw, page[-1].id)
 
-    def log_at(self, offset: int, limit: int, flt: Filter | None = None) -> list[LogEntry]:
-        stmt = (
-            self._log_select(flt)
-            .order_by(L_CREATED.desc(), L.id.desc())
-            .offset(max(offset, 0))
-            .limit(limit)
-        )
-        with self._read() as conn:
-            return [_log_from(r) for r in conn.execute(stmt)]
-
-    def count_log(self, flt: Filter | None = None) -> int:
-        stmt = select(func.count()).select_from(L.id.table).where(*self._log_where(flt))
-        with self._read() as conn:
-            return int(conn.execute(stmt).scalar_one())
-
-    def log_stats(self, flt: Filter | None = None, *, buckets: int = 48) -> LogStats:
-        """Counts per outcome and evaluations over time (``buckets`` equal slices)."""
+    def log_at(
+        self,
+        offset: int,
+        limit: int,
+        flt: Filter | None = None,
+        *,
+        cancelled: Cancelled | None = None,
+    ) -> list[LogEntry]:
         where = self._log_where(flt)
-        with self._read() as conn:
+        sql = (
+            f"SELECT {_LOG_COLS} FROM policy_log{where.sql()}"
+            " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+        )
+        with self._read(cancelled) as conn:
+            params = [*where.params, limit, max(offset, 0)]
+            return [_log_from(r) for r in conn.execute(sql, params)]
+
+    def log_rank(
+        self,
+        key: tuple[str, int],
+        flt: Filter | None = None,
+        *,
+        cap: int | None = None,
+        cancelled: Cancelled | None = None,
+    ) -> int:
+        """How many matching rows come before the row with this (created_at, id) key.
+
+        Newest first, like :meth:`list_log`; ``cap`` stops counting there (the
+        answer is then ``cap``), so a deep cursor never costs a deep scan.
+        """
+        where = self._log_where(flt).add("(created_at, id) > (?, ?)", key[0], key[1])
+        if cap is None:
+            sql, params = f"SELECT count(*) FROM policy_log{where.sql()}", where.params
+        else:
+            sql = f"SELECT count(*) FROM (SELECT 1 FROM policy_log{where.sql()} LIMIT ?)"
+            params = [*where.params, max(cap, 0)]
+        with self._read(cancelled) as conn:
+            return int(conn.execute(sql, params).fetchone()[0])
+
+    def count_log(self, flt: Filter | None = None, *, cancelled: Cancelled | None = None) -> int:
+        where = self._log_where(flt)
+        with self._read(cancelled) as conn:
+            sql = f"SELECT count(*) FROM policy_log{where.sql()}"
+            return int(conn.execute(sql, where.params).fetchone()[0])
+
+    def log_stats(
+        self, flt: Filter | None = None, *, buckets: int = 48, cancelled: Cancelled | None = None
+    ) -> LogStats:
+        """Counts per outcome and evaluations over time (``buckets`` equal slices).
+
+        Bucket ``i`` counts the rows with ``created_at`` in ``[start + i*width,
+        start + (i+1)*width)`` (the last one up to the newest row), as one
+        range count per bucket: each is an index range for the indexed
+        filters, instead of computing a bucket from every row's date.
+        """
+        where = self._log_where(flt)
+        params = where.params
+        if where.text_only():
+            with self._read(cancelled) as conn:
+                return self._log_stats_scan(conn, where, buckets)
+        with self._read(cancelled) as conn:
             by_outcome = {
-                str(r[0]): int(r[1])
-                for r in conn.execute(
-                    select(L.outcome, func.count())
-                    .where(*where)
-                    .group_by(L.outcome)
-                    .order_by(func.count().desc())
+                str(o): int(n)
+                for o, n in conn.execute(
+                    f"SELECT outcome, count(*) FROM policy_log{where.sql()}"
+                    " GROUP BY outcome ORDER BY count(*) DESC",
+                    params,
                 )
             }
             total = sum(by_outcome.values())
             if not total:
                 return LogStats(0, {}, [0] * buckets, None, None)
-            lo, hi = conn.execute(
-                select(func.min(L_CREATED), func.max(L_CREATED)).where(*where)
-            ).one()
+            # one ORDER BY ... LIMIT 1 each way: an index end, where min() and max()
+            # in one query would read every row
+            lo = conn.execute(
+                f"SELECT created_at FROM policy_log{where.sql()} ORDER BY created_at LIMIT 1",
+                params,
+            ).fetchone()[0]
+            hi = conn.execute(
+                f"SELECT created_at FROM policy_log{where.sql()} ORDER BY created_at DESC LIMIT 1",
+                params,
+            ).fetchone()[0]
             start, end = parse_dt(lo), parse_dt(hi)
             if start is None or end is None:
                 return LogStats(total, by_outcome, [0] * buckets, start, end)
-            span = max((end - start).total_seconds(), 1.0)
-            width = span / buckets
-            offset_s = (
-                func.julianday(L_CREATED) - func.julianday(literal(format_dt(start), String))
-            ) * 86400.0
-            bucket = func.min(cast(offset_s / width, Integer), buckets - 1).label("bucket")
-            counts = [0] * buckets
-            for b, n in conn.execute(select(bucket, func.count()).where(*where).group_by(bucket)):
-                if b is not None:
-                    counts[min(max(int(b), 0), buckets - 1)] += int(n)
+            edges = _bucket_edges(lo, start, end, buckets)
+            ranged = where.copy().add("created_at >= ?").add("created_at < ?")
+            last = where.copy().add("created_at >= ?").add("created_at <= ?")
+            counts = []
+            for i, edge in enumerate(edges):
+                if i < buckets - 1:
+                    sql, bound = f"SELECT count(*) FROM policy_log{ranged.sql()}", edges[i + 1]
+                else:
+                    sql, bound = f"SELECT count(*) FROM policy_log{last.sql()}", hi
+                counts.append(int(conn.execute(sql, [*params, edge, bound]).fetchone()[0]))
+        return LogStats(total, by_outcome, counts, start, end)
+
+    def _log_stats_scan(self, conn: sqlite3.Connection, where: _Where, buckets: int) -> LogStats:
+        """:meth:`log_stats` for a filter of free words only: every row must be read.
+
+        Two plain table scans (``NOT INDEXED``: walking an index would add a
+        random row lookup per row, several times slower), the second putting
+        each matching row in its bucket with a binary search of CASEs over
+        the same edges the range counts use.
+        """
+        rows = conn.execute(
+            "SELECT outcome, n, min(lo) OVER (), max(hi) OVER () FROM ("
+            " SELECT outcome, count(*) AS n, min(created_at) AS lo, max(created_at) AS hi"
+            f" FROM policy_log NOT INDEXED{where.sql()} GROUP BY outcome) ORDER BY n DESC",
+            where.params,
+        ).fetchall()
+        if not rows:
+            return LogStats(0, {}, [0] * buckets, None, None)
+        by_outcome = {str(o): int(n) for o, n, _, _ in rows}
+        total = sum(by_outcome.values())
+        lo, hi = rows[0][2], rows[0][3]
+        start, end = parse_dt(lo), parse_dt(hi)
+        if start is None or end is None:
+            return LogStats(total, by_outcome, [0] * buckets, start, end)
+        edges = _bucket_edges(lo, start, end, buckets)
+        case, case_params = _bucket_case(edges, 0, buckets - 1)
+        ranged = where.copy().add("created_at >= ?", lo).add("created_at <= ?", hi)
+        counts = [0] * buckets
+        for b, n in conn.execute(
+            f"SELECT {case}, count(*) FROM policy_log NOT INDEXED{ranged.sql()} GROUP BY 1",
+            [*case_params, *ranged.params],
+        ):
+            counts[int(b)] += int(n)
         return LogStats(total, by_outcome, counts, start, end)
 
     def log_facets(self) -> LogFacets:
@@ -953,7 +1112,9 @@ class ReviewService:
                 tracts=self._distinct(conn, "policy_log", "tract_id"),
             )
 
-    def _distinct(self, conn: Connection, table: str, col: str, cap: int = 500) -> list[str]:
+    def _distinct(
+        self, conn: sqlite3.Connection, table: str, col: str, cap: int = 500
+    ) -> list[str]:
         sql = (
             f"WITH RECURSIVE d(v, n) AS ("
             f" SELECT min({col}), 1 FROM {table} UNION ALL"
@@ -961,7 +1122,7 @@ class ReviewService:
             f" WHERE d.v IS NOT NULL AND n < {cap})"
             f" SELECT v FROM d WHERE v IS NOT NULL"
         )
-        return [str(r[0]) for r in conn.exec_driver_sql(sql)]
+        return [str(r[0]) for r in conn.execute(sql)]
 
     def proposal_facets(self) -> LogFacets:
         with self._read() as conn:
@@ -976,27 +1137,29 @@ class ReviewService:
         self, before: datetime, *, tract_id: str | None = None, dry_run: bool = False
     ) -> int:
         """Delete log rows created strictly before ``before`` (one tract or all); how many."""
-        from tract_tui.storage.engine import create_session_factory
-        from tract_tui.storage.sqlite import SqlitePolicyRepository
-
-        where = [literal(format_dt(before), String) > L_CREATED]
-        if tract_id is not None:
-            where.append(L.tract_id == tract_id)
         if dry_run:
+            where = _Where().add("? > created_at", format_dt(before))
+            if tract_id is not None:
+                where.add("tract_id = ?", tract_id)
             with self._read() as conn:
-                return int(
-                    conn.execute(
-                        select(func.count()).select_from(L.id.table).where(*where)
-                    ).scalar_one()
-                )
+                sql = f"SELECT count(*) FROM policy_log{where.sql()}"
+                return int(conn.execute(sql, where.params).fetchone()[0])
         if self.read_only:
             raise ReadOnlyError(f"{self.path} is open read-only")
-        factory = create_session_factory(self._writer)
+        # the repository (SQLAlchemy) does the deleting: imported here, not at launch
+        from sqlalchemy import select
+
+        from tract_tui.storage.engine import create_session_factory
+        from tract_tui.storage.schema import PolicyLogRow
+        from tract_tui.storage.sqlite import SqlitePolicyRepository
+
+        factory = create_session_factory(write_engine(self.db.engine))
         with factory.begin() as session:
             repo = SqlitePolicyRepository(session)
             if tract_id is not None:
                 return repo.delete_log_entries(tract_id, before)
-            tracts = [str(r[0]) for r in session.execute(select(L.tract_id).distinct())]
+            column = PolicyLogRow.__table__.c.tract_id
+            tracts = [str(r[0]) for r in session.execute(select(column).distinct())]
             return sum(repo.delete_log_entries(t, before) for t in tracts)
 
     # --- watching for other processes ---------------------------------------------------

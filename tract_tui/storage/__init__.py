@@ -1,4 +1,14 @@
-"""Storage: the tract schema, engine + migrations, and the policy repository."""
+"""Storage: the tract schema, engine + migrations, and the policy repository.
+
+The names backed by SQLAlchemy (the schema rows, the repositories) are
+imported on first use: importing SQLAlchemy costs about 0.3 s, which the
+console's launch cannot afford when the file needs no migration (issue 4).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from tract_tui.storage.engine import (
     create_session_factory,
@@ -7,9 +17,30 @@ from tract_tui.storage.engine import (
     inspect_database,
     open_database,
 )
-from tract_tui.storage.repositories import PolicyRepository
-from tract_tui.storage.schema import Base, PolicyLogRow, PolicyProposalRow, TraceMetaRow
-from tract_tui.storage.sqlite import SqlitePolicyRepository
+
+if TYPE_CHECKING:
+    from tract_tui.storage.repositories import PolicyRepository
+    from tract_tui.storage.schema import Base, PolicyLogRow, PolicyProposalRow, TraceMetaRow
+    from tract_tui.storage.sqlite import SqlitePolicyRepository
+
+_LAZY = {
+    "Base": "tract_tui.storage.schema",
+    "PolicyLogRow": "tract_tui.storage.schema",
+    "PolicyProposalRow": "tract_tui.storage.schema",
+    "TraceMetaRow": "tract_tui.storage.schema",
+    "PolicyRepository": "tract_tui.storage.repositories",
+    "SqlitePolicyRepository": "tract_tui.storage.sqlite",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Base",

@@ -14,15 +14,13 @@ Opening is done in two phases so that a refusal never writes a byte:
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import stat
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import Engine, create_engine, event, exc, text
-from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import StaticPool
+from typing import TYPE_CHECKING, Any
 
 from tract_tui.exceptions import (
     CorruptDatabaseError,
@@ -35,7 +33,25 @@ from tract_tui.exceptions import (
     SchemaTooNewError,
     SchemaVersionError,
 )
-from tract_tui.storage.schema import MIGRATION_TABLES, SCHEMA_VERSION, Base
+from tract_tui.storage.version import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+# SQLAlchemy is imported inside the functions that use it: importing it costs about
+# 0.3 s and 15-20 MB, and opening a v5 file that already has its ix_tui_* indexes
+# needs none of it (the review service runs on plain sqlite3 connections, issue 4).
+
+
+def __getattr__(name: str) -> Any:
+    """``Base`` and ``MIGRATION_TABLES`` stay importable from here (loaded on first use)."""
+    if name in ("Base", "MIGRATION_TABLES"):
+        from tract_tui.storage import schema
+
+        return getattr(schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 BUSY_TIMEOUT_MS = 5000
 #: Environment variable overriding :data:`BUSY_TIMEOUT_MS` (milliseconds), e.g. for tests.
@@ -59,10 +75,17 @@ def busy_timeout_ms() -> int:
 TUI_INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS ix_tui_proposals_status_time"
     " ON policy_proposals (status, created_at, proposal_id)",
+    # the pending count per (tract, policy): a covering scan in GROUP BY order
+    "CREATE INDEX IF NOT EXISTS ix_tui_proposals_status_tract_policy"
+    " ON policy_proposals (status, tract_id, policy_name)",
     "CREATE INDEX IF NOT EXISTS ix_tui_log_time ON policy_log (created_at, id)",
     "CREATE INDEX IF NOT EXISTS ix_tui_log_policy_time ON policy_log (policy_name, created_at, id)",
     "CREATE INDEX IF NOT EXISTS ix_tui_log_outcome_time ON policy_log (outcome, created_at, id)",
     'CREATE INDEX IF NOT EXISTS ix_tui_log_trigger_time ON policy_log ("trigger", created_at, id)',
+)
+#: The names of :data:`TUI_INDEXES`, in order.
+TUI_INDEX_NAMES: tuple[str, ...] = tuple(
+    m.group(1) for ddl in TUI_INDEXES if (m := re.search(r"IF NOT EXISTS (\w+)", ddl))
 )
 
 
@@ -83,6 +106,9 @@ def create_trace_engine(
     With ``read_only`` the file is opened ``mode=ro``: SQLite itself refuses
     any write.
     """
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.pool import StaticPool
+
     if _is_memory(db_path):
         engine = create_engine(
             "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
@@ -130,6 +156,8 @@ def _may_set_wal(cur: sqlite3.Cursor) -> bool:
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded attributes after commit (rows are handed on as data)."""
+    from sqlalchemy.orm import sessionmaker
+
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
@@ -354,6 +382,10 @@ def _database_path(engine: Engine) -> str | None:
 
 def _migrate(conn: Any, version: int | None) -> None:
     """Inside the caller's transaction: bring the schema from ``version`` to 5."""
+    from sqlalchemy import text
+
+    from tract_tui.storage.schema import MIGRATION_TABLES, Base
+
     if version is None:
         Base.metadata.create_all(conn)
         conn.execute(
@@ -386,6 +418,8 @@ def init_db(engine: Engine, *, tui_indexes: bool = True) -> int:
     before a single byte is written. ``tui_indexes`` adds tract-tui's extra
     ``ix_tui_*`` indexes in the same transaction.
     """
+    from sqlalchemy import exc
+
     path = _database_path(engine)
     if path is not None and os.path.exists(path):
         inspect_database(path)  # raises for anything we must not touch
@@ -423,12 +457,46 @@ def init_db(engine: Engine, *, tui_indexes: bool = True) -> int:
 
 @dataclass
 class OpenedDatabase:
-    """An engine on a checked (and, unless read-only, migrated) tract database."""
+    """A checked (and, unless read-only, migrated) tract database.
+
+    The SQLAlchemy engine is made on first use of :attr:`engine` (the review
+    service runs on plain sqlite3 connections and never needs it).
+    """
 
     path: str
-    engine: Engine
+    engine_or_none: Engine | None
     read_only: bool
     version: int
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self.engine_or_none is None:
+                self.engine_or_none = create_trace_engine(self.path, read_only=self.read_only)
+            return self.engine_or_none
+
+    def dispose(self) -> None:
+        """Close the engine's pooled connections, if an engine was made."""
+        if self.engine_or_none is not None:
+            self.engine_or_none.dispose()
+
+
+def tui_indexes_missing(path: str) -> list[str]:
+    """Which of :data:`TUI_INDEX_NAMES` the (writable) file at ``path`` lacks.
+
+    Only reads (``query_only``); a read-write connection, so that closing it
+    removes the -wal/-shm it may create, as the migration's own would.
+    """
+    conn = sqlite3.connect(path, timeout=busy_timeout_ms() / 1000)
+    try:
+        conn.execute("PRAGMA query_only = ON")
+        present = {
+            r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+    finally:
+        conn.close()
+    return [name for name in TUI_INDEX_NAMES if name not in present]
 
 
 def open_database(
@@ -463,20 +531,28 @@ def open_database(
                     f"to {SCHEMA_VERSION}, which a read-only open cannot do; open it writable "
                     "once (or with tract) first",
                 )
-            engine = create_trace_engine(path, read_only=True)
+            uri = f"file:{Path(path).absolute().as_posix()}?mode=ro"
             try:
-                with engine.connect() as conn:
-                    conn.exec_driver_sql("SELECT count(*) FROM policy_proposals").scalar()
-            except exc.DBAPIError as e:
-                engine.dispose()
-                raise _wrap_sqlite_error(path, e.orig or e) from e
-            return OpenedDatabase(path, engine, True, state.version)
+                conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_ms() / 1000)
+                try:
+                    conn.execute("SELECT count(*) FROM policy_proposals").fetchone()
+                finally:
+                    conn.close()
+            except sqlite3.Error as e:
+                raise _wrap_sqlite_error(path, e) from e
+            return OpenedDatabase(path, None, True, state.version)
     elif read_only:
         raise DatabaseNotFoundError(path, f"{path}: no such file")
     if exists:
         side = _side_file_problem(path)
         if side is not None:
             raise ReadOnlyDatabaseError(path, f"{path}: {side}")
+        try:
+            ready = state.version == SCHEMA_VERSION and not tui_indexes_missing(path)
+        except sqlite3.Error as e:
+            raise _wrap_sqlite_error(path, e) from e
+        if ready:  # nothing to migrate, no index to add: no SQLAlchemy either
+            return OpenedDatabase(path, None, False, SCHEMA_VERSION)
     engine = create_trace_engine(path)
     try:
         version = init_db(engine)

@@ -24,8 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tract_tui.models.policy import CommitOperation, Priority
-
-SCHEMA_VERSION = 5
+from tract_tui.storage.version import SCHEMA_VERSION as SCHEMA_VERSION
 
 
 class Base(DeclarativeBase):

@@ -1,0 +1,3 @@
+"""The schema version tract-tui reads and writes (no SQLAlchemy here: cheap to import)."""
+
+SCHEMA_VERSION = 5
