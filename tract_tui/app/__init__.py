@@ -34,6 +34,7 @@ def run_console(
         print(f"tract-tui: {printable(str(e))}", file=sys.stderr)
         return 2
     app = ReviewApp(path, service=service)
+    app.preload()  # the first rows are in the first frame
     try:
         result = app.run()
     finally:

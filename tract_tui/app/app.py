@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from rich.text import Text
 from textual import work
@@ -12,11 +13,17 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from tract_tui.app.logview import LogPane
-from tract_tui.app.modals import ErrorScreen, HelpScreen
-from tract_tui.app.proposals import ProposalsPane
+from tract_tui.app.proposals import Listing, ProposalsPane, read_listing
 from tract_tui.exceptions import TraceError
 from tract_tui.review.service import ChangeWatcher, Clock, ReviewService
+
+# The modal screens (and the Input widget they use) are imported when first shown, as
+# the log view is: neither is needed for the first frame (issue 4).
+if TYPE_CHECKING:
+    from tract_tui.app.logview import LogPane
+
+#: The GIL switch interval while the app runs (Python's default is 0.005 s); see on_load.
+SWITCH_INTERVAL = 0.0005
 
 
 class ReviewApp(App[int]):
@@ -68,6 +75,8 @@ class ReviewApp(App[int]):
         self.poll_interval = poll_interval
         self.service_or_none: ReviewService | None = service
         self.watcher: ChangeWatcher | None = None
+        self._preloaded: Listing | None = None
+        self._switch_interval: float | None = None
         self.sub_title = os.path.basename(self.db_path)
 
     @property
@@ -84,9 +93,18 @@ class ReviewApp(App[int]):
         with TabbedContent(id="tabs", initial="proposals"):
             with TabPane("Proposals", id="proposals"):
                 yield ProposalsPane(id="proposals-pane")
-            with TabPane("Log", id="log"):
-                yield LogPane(id="log-pane")
+            # The log view is built the first time it is shown (log_pane): its selects,
+            # input and sparkline would otherwise add to every launch (issue 4).
+            yield TabPane("Log", id="log")
         yield Footer()
+
+    def on_load(self) -> None:
+        # Workers (SQLite, which releases the GIL) and Textual's output thread wait for
+        # the GIL while the event loop renders: at the default 5 ms switch interval a
+        # decision's four statements could each wait 5 ms, and a drawn frame sit that
+        # long before it is written. 0.5 ms keeps a keypress-to-commit under 10 ms.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
 
     def on_mount(self) -> None:
         if self.service_or_none is not None:
@@ -104,6 +122,8 @@ class ReviewApp(App[int]):
                 clock=self.clock,
             )
         except TraceError as e:
+            from tract_tui.app.modals import ErrorScreen
+
             self.call_from_thread(self.push_screen, ErrorScreen(str(e)))
             return
         self.call_from_thread(self._opened, service)
@@ -114,10 +134,38 @@ class ReviewApp(App[int]):
             banner = self.query_one("#banner", Static)
             banner.update(Text("READ-ONLY — decisions are disabled; the file is not written."))
             banner.add_class("shown")
-        self.query_one(ProposalsPane).table.focus()
-        self._watch_then_load()
+        pane = self.query_one(ProposalsPane)
+        pane.table.focus()
+        if self._preloaded is not None:  # read by preload() before the screen started
+            pane.show_listing(self._preloaded)
+            self._preloaded = None
+        else:
+            self._watch_then_load()
         self.set_interval(self.poll_interval, self._poll)
         self.refresh_bindings()
+
+    def preload(self) -> None:
+        """Before :meth:`run`: the change baseline, then the first page of pending proposals.
+
+        Read before the screen starts, the rows are in its very first frame. A
+        worker started from on_mount would deliver them only after that first
+        frame is drawn, and cost a second one (0.1-0.2 s at launch, issue 4).
+        The baseline comes first, as in :meth:`_watch_then_load`. On any error
+        nothing is kept and the app loads (and reports) as usual.
+        """
+        from tract_tui.app.paging import PAGE_SIZE
+
+        service = self.service
+        try:
+            watcher = service.watcher()
+        except Exception:
+            return
+        try:
+            listing = read_listing(service, None, 0, PAGE_SIZE)
+        except Exception:
+            watcher.close()
+            return
+        self.watcher, self._preloaded = watcher, listing
 
     # --- live ---------------------------------------------------------------------
 
@@ -135,8 +183,8 @@ class ReviewApp(App[int]):
     def refresh_views(self) -> None:
         """Another process (or we) wrote: refresh what is on screen, keep the cursors."""
         self.query_one(ProposalsPane).reload()
-        log = self.query_one(LogPane)
-        if log.facets_loaded:
+        log = self.log_pane_if_built()
+        if log is not None and log.facets_loaded:
             log.reload()
 
     # --- keys ---------------------------------------------------------------------
@@ -144,21 +192,40 @@ class ReviewApp(App[int]):
     def action_show_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
 
+    def log_pane_if_built(self) -> LogPane | None:
+        for node in self.query("#log-pane"):  # by id: no need to import the module yet
+            return cast("LogPane", node)
+        return None
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if self.service_or_none is None:
             return
         if event.pane.id == "log":
-            log = self.query_one(LogPane)
-            if not log.facets_loaded:
-                log.load_facets()
-                log.reload(keep_position=False)
-            log.table.focus()
+            log = self.log_pane_if_built()
+            if log is None:  # first time shown: build it, then show it once it is mounted
+                from tract_tui.app.logview import LogPane
+
+                log = LogPane(id="log-pane")
+                self.query_one("#log", TabPane).mount(log)
+                self.call_after_refresh(self._show_log, log)
+            else:
+                self._show_log(log)
         else:
             self.query_one(ProposalsPane).table.focus()
 
+    def _show_log(self, log: LogPane) -> None:
+        if not log.facets_loaded:
+            log.load_facets()
+            log.reload(keep_position=False)
+        log.table.focus()
+
     def action_help(self) -> None:
+        from tract_tui.app.modals import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def on_unmount(self) -> None:
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
         if self.watcher is not None:
             self.watcher.close()

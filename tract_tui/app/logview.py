@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 from tract_tui.app.paging import PagePlan
 from tract_tui.app.render import OUTCOME_STYLES, log_cells, safe
 from tract_tui.app.table import Column, VirtualTable
-from tract_tui.exceptions import FilterSyntaxError
+from tract_tui.exceptions import FilterSyntaxError, QueryCancelledError
 from tract_tui.models.review import LogEntry, LogFacets, LogStats
 from tract_tui.review.filters import Filter, Term, parse_filter
 
@@ -131,6 +131,9 @@ class LogPane(Vertical):
     @on(Input.Submitted, "#log-filter")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        if self._debounce is not None:  # Enter applies now: no second reload after the pause
+            self._debounce.stop()
+            self._debounce = None
         self.apply_filter()
         self.table.focus()
 
@@ -187,19 +190,52 @@ class LogPane(Vertical):
 
     @work(thread=True, exclusive=True, group="log-rows")
     def _reload_rows(self, flt: Filter, keep: LogEntry | None, fallback: int) -> None:
+        """Rows first: the cursor's page goes on screen, then the exact count follows.
+
+        The count of a text filter reads every row (no index can answer it); the
+        page shows as soon as enough rows matched. A newer reload cancels this
+        worker, and the progress handler stops its query at once.
+        """
+        worker = get_current_worker()
         service = self.review_app.service
-        total = service.count_log(flt)
-        index = fallback
-        if keep is not None and fallback > 0:
-            newer = service.list_log(flt, before=(keep.created_at_raw, keep.id), limit=fallback + 1)
-            index = len(newer) if len(newer) <= fallback else fallback
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.table.set_total, total, keep_cursor=index)
+        size = self.table.cache.page_size
+        try:
+            index = fallback
+            if keep is not None and fallback > 0:
+                newer = service.log_rank(
+                    (keep.created_at_raw, keep.id),
+                    flt,
+                    cap=fallback + 1,
+                    cancelled=lambda: worker.is_cancelled,
+                )
+                index = newer if newer <= fallback else fallback
+            page = index // size
+            rows = service.log_at(page * size, size, flt, cancelled=lambda: worker.is_cancelled)
+            # a short page ends the listing: the total is known without counting
+            exact = len(rows) < size and (page == 0 or bool(rows))
+            total = page * size + len(rows) if exact else page * size + size
+            if worker.is_cancelled:
+                return
+            self.app.call_from_thread(
+                self.table.set_total, total, keep_cursor=index, pages={page: rows}
+            )
+            if not exact:
+                total = service.count_log(flt, cancelled=lambda: worker.is_cancelled)
+                if not worker.is_cancelled:
+                    self.app.call_from_thread(self.table.correct_total, total)
+        except QueryCancelledError:
+            return
 
     @work(thread=True, exclusive=True, group="log-stats")
     def _reload_stats(self, flt: Filter) -> None:
-        stats = self.review_app.service.log_stats(flt, buckets=60)
-        if not get_current_worker().is_cancelled:
+        worker = get_current_worker()
+        try:
+            stats = self.review_app.service.log_stats(
+                flt, buckets=60, cancelled=lambda: worker.is_cancelled
+            )
+        except QueryCancelledError:
+            return
+        if not worker.is_cancelled:
             self.app.call_from_thread(self._apply_stats, stats)
 
     def _apply_stats(self, stats: LogStats) -> None:
@@ -215,22 +251,28 @@ class LogPane(Vertical):
     @work(thread=True, group="log-pages")
     def _fetch_page(self, flt: Filter, generation: int, plan: PagePlan) -> None:
         service = self.review_app.service
+        cache = self.table.cache
+
+        def stale() -> bool:  # the filter changed meanwhile: nobody wants this page
+            return cache.generation != generation
+
         rows: list[Any]
         try:
             if plan.mode == "after":
                 assert isinstance(plan.anchor, LogEntry)
-                rows = service.list_log(
-                    flt, after=(plan.anchor.created_at_raw, plan.anchor.id), limit=plan.limit
-                )
+                key = (plan.anchor.created_at_raw, plan.anchor.id)
+                rows = service.list_log(flt, after=key, limit=plan.limit, cancelled=stale)
             elif plan.mode == "before":
                 assert isinstance(plan.anchor, LogEntry)
-                rows = service.list_log(
-                    flt, before=(plan.anchor.created_at_raw, plan.anchor.id), limit=plan.limit
-                )
+                key = (plan.anchor.created_at_raw, plan.anchor.id)
+                rows = service.list_log(flt, before=key, limit=plan.limit, cancelled=stale)
             elif plan.mode == "end":
-                rows = service.list_log(flt, from_end=True, limit=plan.limit)
+                rows = service.list_log(flt, from_end=True, limit=plan.limit, cancelled=stale)
             else:
-                rows = service.log_at(plan.offset, plan.limit, flt)
+                rows = service.log_at(plan.offset, plan.limit, flt, cancelled=stale)
+        except QueryCancelledError:
+            self.app.call_from_thread(cache.failed, plan.page)
+            return
         except Exception:
             self.app.call_from_thread(self.table.cache.failed, plan.page)
             raise

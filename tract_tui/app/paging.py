@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+#: Rows per page: a screenful or three.
+PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class PagePlan:
 class PageCache(Generic[T]):
     """Rows by index, in pages; ``generation`` changes whenever the cache is invalidated."""
 
-    def __init__(self, page_size: int = 100, max_pages: int = 40) -> None:
+    def __init__(self, page_size: int = PAGE_SIZE, max_pages: int = 40) -> None:
         self.page_size = page_size
         self.max_pages = max_pages
         self.total = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -13,7 +14,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from tract_tui.app.modals import ConfirmScreen, RejectPrompt
 from tract_tui.app.paging import PagePlan
 from tract_tui.app.render import detail_text, proposal_cells, safe, short_id
 from tract_tui.app.table import Column, VirtualTable
@@ -22,6 +22,7 @@ from tract_tui.models.review import Decision, PendingCount, Proposal, ProposalDe
 
 if TYPE_CHECKING:
     from tract_tui.app.app import ReviewApp
+    from tract_tui.review.service import ReviewService
 
 COLUMNS = [
     Column("Age", 5),
@@ -53,6 +54,37 @@ def counts_text(counts: list[PendingCount], total: int, max_lines: int = 3) -> T
     if len(per_tract) > max_lines:
         out.append(f"\n… and {len(per_tract) - max_lines} more tracts", style="dim")
     return out
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What the table shows after a load: the total, the cursor and the cursor's page."""
+
+    total: int
+    index: int
+    pages: dict[int, list[Proposal]]
+
+
+def read_listing(
+    service: ReviewService, keep_id: str | None, fallback: int, page_size: int
+) -> Listing:
+    """Count the pending proposals, find ``keep_id``'s row, fetch the page it is on.
+
+    The cursor's page travels with the total, so the rows reach the screen in
+    one step; the per-tract counts (a GROUP BY over every pending row) follow.
+    """
+    total = service.count_proposals()
+    index = fallback
+    if keep_id is not None:
+        try:
+            p = service.get_proposal(keep_id)
+        except ProposalNotFoundError:
+            p = None
+        if p is not None and p.status == "pending":
+            index = service.proposal_rank(p)
+    page = min(max(index, 0), max(total - 1, 0)) // page_size
+    rows = service.proposals_at(page * page_size, page_size) if total else []
+    return Listing(total, index, {page: rows})
 
 
 class ProposalsPane(Vertical):
@@ -122,25 +154,23 @@ class ProposalsPane(Vertical):
     def _reload(self, keep_id: str | None, fallback: int) -> None:
         worker = get_current_worker()
         service = self.review_app.service
-        total = service.count_proposals()
-        index = fallback
-        if keep_id is not None:
-            try:
-                p = service.get_proposal(keep_id)
-            except ProposalNotFoundError:
-                p = None
-            if p is not None and p.status == "pending":
-                index = service.proposal_rank(p)
-        # The cursor's page travels with the total, so the rows reach the screen in one
-        # step; the per-tract counts (a GROUP BY over every pending row) follow.
-        size = self.table.cache.page_size
-        page = min(max(index, 0), max(total - 1, 0)) // size
-        rows = service.proposals_at(page * size, size) if total else []
+        listing = read_listing(service, keep_id, fallback, self.table.cache.page_size)
         if worker.is_cancelled:
             return
-        self.app.call_from_thread(self._apply_reload, total, index, {page: rows})
+        self.app.call_from_thread(self._apply_reload, listing.total, listing.index, listing.pages)
         counts = service.pending_counts()
         if not worker.is_cancelled:
+            self.app.call_from_thread(self._apply_counts, counts, listing.total)
+
+    def show_listing(self, listing: Listing) -> None:
+        """Show a listing read before the app started (ReviewApp.preload); counts follow."""
+        self._apply_reload(listing.total, listing.index, listing.pages)
+        self._load_counts(listing.total)
+
+    @work(thread=True, exclusive=True, group="proposals-reload")
+    def _load_counts(self, total: int) -> None:
+        counts = self.review_app.service.pending_counts()
+        if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._apply_counts, counts, total)
 
     def _apply_reload(self, total: int, index: int, pages: dict[int, list[Proposal]]) -> None:
@@ -265,6 +295,8 @@ class ProposalsPane(Vertical):
                 if reason is not None:
                     self._decide_now([row.proposal_id], status, reason)
 
+            from tract_tui.app.modals import RejectPrompt  # when first needed (issue 4)
+
             self.app.push_screen(RejectPrompt(what), done)
 
     def _confirm_bulk(self, status: str, verb: str) -> None:
@@ -287,6 +319,8 @@ class ProposalsPane(Vertical):
             body.append(f"  {n:>4}  ", style="bold")
             body.append(f"{safe(name)}\n")
         title = f"{verb} {len(ids)} marked proposal{'s' if len(ids) != 1 else ''}?"
+
+        from tract_tui.app.modals import ConfirmScreen, RejectPrompt  # when first needed
 
         def confirmed(ok: bool | None) -> None:
             if not ok:

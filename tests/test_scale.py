@@ -1,0 +1,214 @@
+"""What keeps the console fast at scale (issue 4), checked on small copies of the fixtures.
+
+The timings themselves are in benchmarks/bench.py; these tests pin the means:
+no SQLAlchemy on a plain open, the ix_tui_* indexes and the plans that use
+them, cancellable reads, checkpoints off the writer's path, rows before
+counts in the log view, and a first frame that already shows rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.apphelpers import SIZE, clock, settle
+from tract_tui.exceptions import QueryCancelledError
+from tract_tui.review import ReviewService, parse_filter
+from tract_tui.storage.connection import CHECKPOINT_ROWS, ConnectionPool
+from tract_tui.storage.engine import TUI_INDEX_NAMES, open_database, tui_indexes_missing
+
+
+def indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+
+
+def plan(path: Path, sql: str, params: tuple[object, ...] = ()) -> str:
+    with sqlite3.connect(path) as conn:
+        return " / ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+
+def test_first_open_adds_every_tui_index_then_opens_without_sqlalchemy(v5_db: Path) -> None:
+    assert tui_indexes_missing(str(v5_db)) == list(TUI_INDEX_NAMES)
+    open_database(v5_db).dispose()  # the one-time migration
+    assert set(TUI_INDEX_NAMES) <= indexes(v5_db)
+    assert tui_indexes_missing(str(v5_db)) == []
+    code = (
+        "import sys\n"
+        "from tract_tui.review import ReviewService, parse_filter\n"
+        "svc = ReviewService.open(sys.argv[1])\n"
+        "assert svc.count_proposals() == 10\n"
+        "svc.list_log(parse_filter('locked', 'log'))\n"
+        "svc.log_stats()\n"
+        "svc.approve(svc.list_proposals(limit=1)[0].proposal_id)\n"
+        "svc.close()\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy')\n"
+        "assert not bad, bad[:5]\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(v5_db)], check=True)
+
+
+def test_listings_use_the_tui_indexes(v5_db: Path) -> None:
+    open_database(v5_db).dispose()
+    counts = plan(
+        v5_db,
+        "SELECT tract_id, policy_name, count(*) FROM policy_proposals WHERE status = 'pending'"
+        " GROUP BY tract_id, policy_name",
+    )
+    assert "COVERING INDEX ix_tui_proposals_status_tract_policy" in counts
+    assert "TEMP B-TREE FOR GROUP BY" not in counts
+    pending = plan(
+        v5_db,
+        "SELECT * FROM policy_proposals WHERE status = 'pending'"
+        " ORDER BY created_at, proposal_id LIMIT 100",
+    )
+    assert "ix_tui_proposals_status_time" in pending and "TEMP B-TREE" not in pending
+    for col, index in (
+        ("policy_name", "ix_tui_log_policy_time"),
+        ("outcome", "ix_tui_log_outcome_time"),
+        ('"trigger"', "ix_tui_log_trigger_time"),
+    ):
+        sql = (
+            f"SELECT * FROM policy_log WHERE {col} IN (?)"
+            " ORDER BY created_at DESC, id DESC LIMIT 100"
+        )
+        got = plan(v5_db, sql, ("x",))
+        assert index in got and "TEMP B-TREE" not in got, got
+    newest = plan(v5_db, "SELECT * FROM policy_log ORDER BY created_at DESC, id DESC LIMIT 100")
+    assert "ix_tui_log_time" in newest and "TEMP B-TREE" not in newest
+
+
+def test_a_cancelled_read_stops_with_query_cancelled(v5_db: Path) -> None:
+    svc = ReviewService.open(v5_db)
+    try:
+        with pytest.raises(QueryCancelledError):
+            svc.count_log(parse_filter("locked", "log"), cancelled=lambda: True)
+        with pytest.raises(QueryCancelledError):
+            svc.log_stats(cancelled=lambda: True)
+        assert svc.count_log() == 34
+    finally:
+        svc.close()
+    # a long statement stops at the next poll, and the connection stays usable
+    pool = ConnectionPool(str(v5_db))
+    polls: list[int] = []
+
+    def interrupt() -> bool:
+        polls.append(1)
+        return len(polls) > 2
+
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="interrupt"), pool.read(interrupt) as c:
+            c.execute(
+                "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n"
+                " WHERE x < 100000000) SELECT count(*) FROM n"
+            ).fetchone()
+        assert len(polls) == 3
+        with pool.read() as c:
+            assert c.execute("SELECT count(*) FROM policy_log").fetchone()[0] == 34
+    finally:
+        pool.close()
+
+
+def test_log_rank_counts_newer_rows_up_to_a_cap(v5_db: Path) -> None:
+    svc = ReviewService.open(v5_db, clock=clock)
+    try:
+        flt = parse_filter("-outcome:skipped", "log")
+        rows = svc.list_log(flt, limit=50)
+        for i, row in enumerate(rows):
+            assert svc.log_rank((row.created_at_raw, row.id), flt) == i
+            assert svc.log_rank((row.created_at_raw, row.id), flt, cap=3) == min(i, 3)
+    finally:
+        svc.close()
+
+
+def test_text_only_stats_equal_the_indexed_path(v5_db: Path) -> None:
+    """Free words take the two-scan path; its figures match the range counts' shape."""
+    svc = ReviewService.open(v5_db, clock=clock)
+    try:
+        for text in ("Token", "-Token", "o3-mini", "nothing-matches-this"):
+            stats = svc.log_stats(parse_filter(text, "log"), buckets=10)
+            assert stats.total == svc.count_log(parse_filter(text, "log")) == sum(stats.buckets)
+            assert stats.total == sum(stats.by_outcome.values())
+        plain = svc.log_stats(buckets=10)
+        # a word every row matches: the same buckets as no filter at all
+        everything = svc.log_stats(parse_filter("-zzzz-not-there", "log"), buckets=10)
+        assert everything == plain
+    finally:
+        svc.close()
+
+
+def test_checkpoints_run_off_the_writers_path(v5_db: Path) -> None:
+    open_database(v5_db).dispose()
+    pool = ConnectionPool(str(v5_db))
+    ran: list[str] = []
+    real = pool._checkpoint
+
+    def checkpoint() -> None:
+        ran.append(threading.current_thread().name)
+        real()
+
+    pool._checkpoint = checkpoint  # type: ignore[method-assign]
+    try:
+        for _ in range(CHECKPOINT_ROWS // 2 + 1):  # two rows a write, as a decision
+            with pool.write() as conn:
+                assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+                conn.execute(
+                    "UPDATE policy_proposals SET reason = reason WHERE rowid IN"
+                    " (SELECT rowid FROM policy_proposals LIMIT 2)"
+                )
+        deadline = time.monotonic() + 10
+        while (not ran or pool._checkpointer is not None) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert ran == ["tract-tui checkpoint"]  # once, in its own thread
+    finally:
+        pool.close()
+
+
+async def test_first_frame_shows_rows_when_preloaded(v5_db: Path) -> None:
+    from tract_tui.app import ReviewApp
+
+    svc = ReviewService.open(v5_db, clock=clock)
+    app = ReviewApp(v5_db, service=svc, clock=clock)
+    app.preload()
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.query_one("#proposals-table")
+            assert table.row_count == 10 and table.cache.get(0) is not None  # no worker yet
+            await settle(pilot)
+            assert "10 pending" in str(app.query_one("#counts").render())
+    finally:
+        svc.close()
+
+
+async def test_log_rows_come_before_their_count(v5_db: Path) -> None:
+    """A filter whose first page is full shows it at once and corrects the total later."""
+    from tract_tui.app import ReviewApp
+    from tract_tui.app.logview import LogPane
+
+    app = ReviewApp(v5_db, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        log = app.query_one(LogPane)
+        log.table.cache.page_size = 5  # 34 rows: the first page is full, the count follows
+        seen: list[int] = []
+        real = log.table.correct_total
+
+        def correct_total(total: int) -> None:
+            seen.append(log.table.row_count)
+            real(total)
+
+        log.table.correct_total = correct_total  # type: ignore[method-assign]
+        log.reload(keep_position=False)
+        await settle(pilot)
+        assert seen == [5] and log.table.row_count == 34
+        assert [r.id for r in log.table.cache.rows()[:5]] == [
+            e.id for e in app.service.list_log(limit=5)
+        ]
