@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
 DECIDED = ("approved", "rejected")
 EXECUTING = "executing"
+#: Proposals expired per write transaction (see :meth:`ReviewService.expire`).
+EXPIRE_BATCH = 100
 DT_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 Clock = Callable[[], datetime]
@@ -818,7 +820,12 @@ class ReviewService:
     def expire(
         self, older_than: timedelta, *, dry_run: bool = False, flt: Filter | None = None
     ) -> list[Proposal]:
-        """Pending proposals created before now - older_than become expired (logged)."""
+        """Pending proposals created before now - older_than become expired (logged).
+
+        Each proposal changes together with its log row; they are committed
+        ``EXPIRE_BATCH`` at a time, so a large expiry never holds the write
+        lock for long (a crash mid-way leaves some expired, the rest pending).
+        """
         now = self.now()
         where = self._proposal_where(flt).add("status = 'pending'")
         where.add("? > created_at", format_dt(now - older_than))
@@ -831,20 +838,26 @@ class ReviewService:
                 return [_proposal_from(r) for r in conn.execute(sql, where.params)]
         done: list[Proposal] = []
         reason = f"pending longer than {older_than}; expired by {self.reviewer}"
-        with self._write() as conn:
-            for row in conn.execute(sql, where.params).fetchall():
-                p = _proposal_from(row)
-                self._transition(
-                    p.proposal_id,
-                    expected=("pending",),
-                    new_status="expired",
-                    outcome="expired",
-                    reason=reason,
-                    conn=conn,
-                    when=now,
-                )
-                done.append(p)
-        return done
+        # A batch per transaction: each proposal still changes together with its log
+        # row, but thousands of expiries never hold the write lock for seconds (other
+        # writers would wait past their busy timeout and fail with "database is locked").
+        while True:
+            with self._write() as conn:
+                page = conn.execute(f"{sql} LIMIT ?", [*where.params, EXPIRE_BATCH]).fetchall()
+                batch = [_proposal_from(r) for r in page]
+                for p in batch:
+                    self._transition(
+                        p.proposal_id,
+                        expected=("pending",),
+                        new_status="expired",
+                        outcome="expired",
+                        reason=reason,
+                        conn=conn,
+                        when=now,
+                    )
+            done += batch
+            if len(batch) < EXPIRE_BATCH:
+                return done
 
     # --- agents -----------------------------------------------------------------------
 
