@@ -183,18 +183,21 @@ class LogPane(Vertical):
                     select.value = current
 
     def reload(self, *, keep_position: bool = True) -> None:
-        """Recount and refetch what is on screen (rows first, then the slower stats)."""
+        """Refetch what is on screen: the rows first, then the stats and the exact count."""
+        # what is still counting for the previous filter stops now (progress handler)
+        self.workers.cancel_group(self, "log-stats")
+        self.workers.cancel_group(self, "log-count")
         keep = self.table.cursor_row if keep_position else None
         self._reload_rows(self.filter, keep, self.table.cursor if keep_position else 0)
-        self._reload_stats(self.filter)
 
     @work(thread=True, exclusive=True, group="log-rows")
     def _reload_rows(self, flt: Filter, keep: LogEntry | None, fallback: int) -> None:
-        """Rows first: the cursor's page goes on screen, then the exact count follows.
+        """The cursor's page, with a total that is exact when the page is short.
 
-        The count of a text filter reads every row (no index can answer it); the
-        page shows as soon as enough rows matched. A newer reload cancels this
-        worker, and the progress handler stops its query at once.
+        Otherwise the total is provisional (one page more than shown) until
+        :meth:`_count_rows` has counted: a text filter's count reads every row,
+        its first page does not. A newer reload cancels this worker, and the
+        progress handler stops its query at once.
         """
         worker = get_current_worker()
         service = self.review_app.service
@@ -211,20 +214,42 @@ class LogPane(Vertical):
                 index = newer if newer <= fallback else fallback
             page = index // size
             rows = service.log_at(page * size, size, flt, cancelled=lambda: worker.is_cancelled)
-            # a short page ends the listing: the total is known without counting
-            exact = len(rows) < size and (page == 0 or bool(rows))
-            total = page * size + len(rows) if exact else page * size + size
-            if worker.is_cancelled:
-                return
-            self.app.call_from_thread(
-                self.table.set_total, total, keep_cursor=index, pages={page: rows}
-            )
-            if not exact:
-                total = service.count_log(flt, cancelled=lambda: worker.is_cancelled)
-                if not worker.is_cancelled:
-                    self.app.call_from_thread(self.table.correct_total, total)
         except QueryCancelledError:
             return
+        # a short page ends the listing: the total is known without counting
+        exact = len(rows) < size and (page == 0 or bool(rows))
+        total = page * size + len(rows) if exact else page * size + size
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._show_rows, flt, total, index, {page: rows}, exact)
+
+    def _show_rows(
+        self, flt: Filter, total: int, index: int, pages: dict[int, list[Any]], exact: bool
+    ) -> None:
+        self.table.set_total(total, keep_cursor=index, pages=pages)
+        # The stats (full passes for a text filter) and the count start once the rows
+        # are drawn: started with them, they took the CPU from that drawing.
+        self.call_after_refresh(self._after_rows, flt, self.table.cache.generation, exact)
+
+    def _after_rows(self, flt: Filter, generation: int, exact: bool) -> None:
+        if generation != self.table.cache.generation:
+            return  # another filter since: its own rows will start its own counts
+        self._reload_stats(flt)
+        if not exact:
+            self._count_rows(flt, generation)
+
+    @work(thread=True, exclusive=True, group="log-count")
+    def _count_rows(self, flt: Filter, generation: int) -> None:
+        worker = get_current_worker()
+        try:
+            total = self.review_app.service.count_log(flt, cancelled=lambda: worker.is_cancelled)
+        except QueryCancelledError:
+            return
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._apply_count, generation, total)
+
+    def _apply_count(self, generation: int, total: int) -> None:
+        if generation == self.table.cache.generation:
+            self.table.correct_total(total)
 
     @work(thread=True, exclusive=True, group="log-stats")
     def _reload_stats(self, flt: Filter) -> None:

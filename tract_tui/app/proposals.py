@@ -116,6 +116,7 @@ class ProposalsPane(Vertical):
         self.undo_stack: list[Decision] = []
         self.busy = False
         self._queued: list[str] = []
+        self._first_frame = False  # True while preloaded rows wait for their first frame
 
     @property
     def review_app(self) -> ReviewApp:
@@ -163,9 +164,21 @@ class ProposalsPane(Vertical):
             self.app.call_from_thread(self._apply_counts, counts, listing.total)
 
     def show_listing(self, listing: Listing) -> None:
-        """Show a listing read before the app started (ReviewApp.preload); counts follow."""
+        """Show a listing read before the app started (ReviewApp.preload); counts follow.
+
+        The counts and the detail pane start after the first frame is drawn:
+        their workers would otherwise take the GIL from the rendering of it.
+        """
+        self._first_frame = True
         self._apply_reload(listing.total, listing.index, listing.pages)
-        self._load_counts(listing.total)
+        self.call_after_refresh(self._after_first_frame, listing.total)
+
+    def _after_first_frame(self, total: int) -> None:
+        self._first_frame = False
+        self._load_counts(total)
+        row = self.table.cursor_row
+        if row is not None:
+            self._load_detail(row.proposal_id)
 
     @work(thread=True, exclusive=True, group="proposals-reload")
     def _load_counts(self, total: int) -> None:
@@ -217,7 +230,8 @@ class ProposalsPane(Vertical):
     def _highlighted(self, event: VirtualTable.Highlighted) -> None:
         self.refresh_bindings()
         if event.row is not None:
-            self._load_detail(event.row.proposal_id)
+            if not self._first_frame:  # else _after_first_frame loads it
+                self._load_detail(event.row.proposal_id)
             if self._queued and not self.busy and self.app.screen is self.screen:
                 self._start_decision(self._queued.pop(0))
 

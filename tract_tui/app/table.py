@@ -10,6 +10,7 @@ as markup.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -25,6 +26,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tract_tui.app.paging import PageCache
+
+#: Drawn rows kept for redraws, and how long (seconds) one is reused.
+STRIP_CACHE = 2048
+STRIP_TTL = 10
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,8 @@ class VirtualTable(ScrollView, can_focus=True):
         self.is_marked = is_marked or (lambda _row: False)
         self.empty_text = empty_text
         self.loaded = False  # False until the owner first sets a total
+        self._frame_style: Style | None = None
+        self._strips: dict[tuple[Any, ...], Strip] = {}
 
     # --- data ---------------------------------------------------------------------
 
@@ -132,6 +139,7 @@ class VirtualTable(ScrollView, can_focus=True):
         through :class:`NeedPages`.
         """
         self.cache.reset(total)
+        self._strips.clear()
         for page, rows in (pages or {}).items():
             self.cache.store(self.cache.generation, page, rows)
         self.loaded = True
@@ -257,10 +265,19 @@ class VirtualTable(ScrollView, can_focus=True):
         strip = Strip(segments).crop_extend(0, width, style)
         return strip.apply_style(style)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # The widget's base style walks every ancestor's CSS: work it out once per
+        # frame, not once per line (it was a quarter of the table's drawing time).
+        self._frame_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         widths = self.widths(width - 1)
-        base = self.rich_style
+        base = self._frame_style or self.rich_style
         if y == 0:
             header = [Text(c.title) for c in self.columns]
             return self._line(
@@ -279,12 +296,33 @@ class VirtualTable(ScrollView, can_focus=True):
             texts = [Text("…")]
             style = base + self.get_component_rich_style("vtable--loading")
             return self._line(texts, [width - 2], style, width)
+        marked = self.is_marked(row)
+        # A drawn row is kept for redraws that do not change it (the cursor moving
+        # elsewhere, focus, a corrected total): the rows of a page are fixed within a
+        # cache generation. The time slot lets relative ages move on.
+        key = (
+            self.cache.generation,
+            index,
+            index == self.cursor,
+            marked,
+            self.has_focus,
+            width,
+            base,
+            int(time.monotonic() // STRIP_TTL),
+        )
+        strip = self._strips.get(key)
+        if strip is not None:
+            return strip
         texts = self.cells(row, widths)
-        if self.is_marked(row):
+        if marked:
             style = style + self.get_component_rich_style("vtable--marked")
         if index == self.cursor:
             style = style + self.get_component_rich_style("vtable--cursor")
-        return self._line(texts, widths, style, width)
+        strip = self._line(texts, widths, style, width)
+        if len(self._strips) >= STRIP_CACHE:
+            self._strips.clear()
+        self._strips[key] = strip
+        return strip
 
     def refresh_row(self, index: int) -> None:
         y = index - int(self.scroll_y) + 1

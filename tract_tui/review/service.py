@@ -135,9 +135,23 @@ class _Where:
     def sql(self) -> str:
         return " WHERE " + " AND ".join(self.terms) if self.terms else ""
 
+    def without(self, terms: Sequence[str]) -> _Where:
+        """The same clause without these terms (and their parameters)."""
+        other, i = _Where(), 0
+        for term in self.terms:
+            n = term.count("?")
+            if term not in terms:
+                other.add(term, *self.params[i : i + n])
+            i += n
+        return other
+
     def text_only(self) -> bool:
         """Only free-word terms (LIKE): no index can narrow the rows."""
         return bool(self.terms) and all(" LIKE ?" in t for t in self.terms)
+
+
+#: The WHERE terms of since: / until: (see _log_where and _proposal_where).
+_TIME_TERMS = ("? <= created_at", "? >= created_at")
 
 
 def _bucket_edges(lo: str, start: datetime, end: datetime, buckets: int) -> list[str]:
@@ -1046,14 +1060,7 @@ class ReviewService:
             with self._read(cancelled) as conn:
                 return self._log_stats_scan(conn, where, buckets)
         with self._read(cancelled) as conn:
-            by_outcome = {
-                str(o): int(n)
-                for o, n in conn.execute(
-                    f"SELECT outcome, count(*) FROM policy_log{where.sql()}"
-                    " GROUP BY outcome ORDER BY count(*) DESC",
-                    params,
-                )
-            }
+            by_outcome = self._count_by_outcome(conn, where)
             total = sum(by_outcome.values())
             if not total:
                 return LogStats(0, {}, [0] * buckets, None, None)
@@ -1071,16 +1078,49 @@ class ReviewService:
             if start is None or end is None:
                 return LogStats(total, by_outcome, [0] * buckets, start, end)
             edges = _bucket_edges(lo, start, end, buckets)
-            ranged = where.copy().add("created_at >= ?").add("created_at < ?")
-            last = where.copy().add("created_at >= ?").add("created_at <= ?")
+            # Every bucket lies inside since/until (its edges are between the first and
+            # the last matching row), so those terms go: left in, SQLite may bound the
+            # index range by until: instead of the bucket's end and read to the end.
+            inner = where.without(_TIME_TERMS)
+            ranged = inner.copy().add("created_at >= ?").add("created_at < ?")
+            last = inner.copy().add("created_at >= ?").add("created_at <= ?")
             counts = []
             for i, edge in enumerate(edges):
                 if i < buckets - 1:
                     sql, bound = f"SELECT count(*) FROM policy_log{ranged.sql()}", edges[i + 1]
                 else:
                     sql, bound = f"SELECT count(*) FROM policy_log{last.sql()}", hi
-                counts.append(int(conn.execute(sql, [*params, edge, bound]).fetchone()[0]))
+                bucket_params = [*inner.params, edge, bound]
+                counts.append(int(conn.execute(sql, bucket_params).fetchone()[0]))
         return LogStats(total, by_outcome, counts, start, end)
+
+    def _count_by_outcome(self, conn: sqlite3.Connection, where: _Where) -> dict[str, int]:
+        """Rows per outcome, most first, by the cheapest plan for the filter's shape.
+
+        No filter: GROUP BY on the (covering) outcome index. Only since/until:
+        one covering range count per outcome on (outcome, created_at). Anything
+        else: "+outcome" keeps the planner on the filter's own index (without
+        it, at 1M rows, it walked the whole outcome index: 113 ms for 2 days).
+        """
+        if where.terms and all(t in _TIME_TERMS for t in where.terms):
+            counts = []
+            for outcome in self._distinct(conn, "policy_log", "outcome"):
+                scoped = where.copy().add("outcome = ?", outcome)
+                sql = f"SELECT count(*) FROM policy_log{scoped.sql()}"
+                n = int(conn.execute(sql, scoped.params).fetchone()[0])
+                if n:
+                    counts.append((outcome, n))
+            counts.sort(key=lambda c: -c[1])
+            return dict(counts)
+        group = "+outcome" if where.terms else "outcome"
+        return {
+            str(o): int(n)
+            for o, n in conn.execute(
+                f"SELECT outcome, count(*) FROM policy_log{where.sql()}"
+                f" GROUP BY {group} ORDER BY count(*) DESC",
+                where.params,
+            )
+        }
 
     def _log_stats_scan(self, conn: sqlite3.Connection, where: _Where, buckets: int) -> LogStats:
         """:meth:`log_stats` for a filter of free words only: every row must be read.
