@@ -1,0 +1,887 @@
+"""Scale benchmark of the console (issue 4): figures and ratios against floors, in one run.
+
+    .venv/bin/python benchmarks/bench.py                  # 10k, 100k and 1M log rows
+    .venv/bin/python benchmarks/bench.py --sizes 10k,1m   # some of them
+    .venv/bin/python benchmarks/bench.py --quick          # 10k, few repetitions (CI)
+
+A script, not a test: it prints a table per size, then how each figure grows
+with the row count, and PASS/FAIL against the targets of issue 4 (``--quick``
+prints the timings but does not judge them: its exit status only says the
+script ran). What it measures, each side by side with its floor:
+
+1. launch: ``tract-tui PATH`` until its first proposal's short id is on
+   screen, against ``benchmarks/floor.py`` (a bare Textual app with the same
+   header, footer and an empty table) until its title is, both started the same
+   way (a Python console script) in a real terminal: a private tmux server, one
+   fixed 120x36 window respawned for each launch, the screen polled with
+   ``capture-pane`` every 5 ms; interleaved, median of the repetitions. The
+   database has been opened once before (its ix_tui_* indexes exist): creating
+   them is a one-time migration, reported on its own line ("first open").
+   tract_tui is byte-compiled first, as pip does when it installs (Textual's
+   modules come compiled; with PYTHONDONTWRITEBYTECODE set, an editable
+   checkout would otherwise compile ours on every launch).
+2. peak memory: VmHWM of each process a second after its first rows.
+3. ``a`` pressed -> decision committed (the real app driven headless by
+   Textual's Pilot, timed from the key press to the service's commit), p50
+   and p99 over 200 decisions, against a raw sqlite3 UPDATE + INSERT of the
+   same rows in one transaction each.
+4. each log filter changed -> its first rows drawn (timed to the table's
+   ``render_line`` of the new first row); the exact count, which may come
+   later, is reported beside it.
+5. ``G`` on the pending list -> the last row drawn.
+6. ``tract-tui list --json PATH`` against plain sqlite3 + json.dumps of the
+   same rows (wall time of each process).
+
+Databases come from largedb.py, scaled as issue 4 says (1M log rows: 100,000
+pending + 50,000 decided proposals), and are cached in ``benchmarks/out/``
+(gitignored) by size: the decisions benchmark puts the rows it decides back
+to pending afterwards, so a rerun starts from the same file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import shlex
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from largedb import build_large_database  # noqa: E402
+
+#: label -> (log rows, pending proposals, decided proposals)
+SIZES: dict[str, tuple[int, int, int]] = {
+    "10k": (10_000, 1_000, 500),
+    "100k": (100_000, 10_000, 5_000),
+    "1m": (1_000_000, 100_000, 50_000),
+}
+TERMINAL = (120, 36)
+PLAIN_LIST = (
+    "import json, sqlite3, sys\n"
+    "conn = sqlite3.connect(sys.argv[1])\n"
+    'cur = conn.execute("SELECT proposal_id, tract_id, policy_name, action_type,'
+    " action_params_json, reason, status, created_at, resolved_at FROM policy_proposals"
+    " WHERE status = 'pending' ORDER BY created_at, proposal_id\")\n"
+    "cols = [d[0] for d in cur.description]\n"
+    "sys.stdout.write(json.dumps([dict(zip(cols, r)) for r in cur]))\n"
+)
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of a size's table: a figure, its floor, and the verdict."""
+
+    metric: str
+    value: float | None
+    floor: float | None = None
+    unit: str = "ms"
+    target: str = ""
+    passed: bool | None = None
+    note: str = ""
+    growth_slack: float | None = None  # allowed absolute growth 10k -> largest (None: not judged)
+
+    def ratio(self) -> str:
+        if self.value is None or self.floor is None or self.floor <= 0:
+            return ""
+        if self.unit == "MB":
+            return f"{self.value - self.floor:+.1f} MB"
+        return f"{self.value / self.floor:.2f}x"
+
+
+@dataclass
+class SizeResult:
+    label: str
+    log_rows: int
+    pending: int
+    decided: int
+    build_s: float | None
+    first_open_s: float | None
+    rows: list[Row] = field(default_factory=list)
+
+
+def fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "ms":
+        return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+    if unit == "MB":
+        return f"{value:.1f} MB"
+    return f"{value:g} {unit}"
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+# --- machine ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram = "?"
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                ram = f"{int(line.split()[1]) / 1024 / 1024:.0f} GB"
+                break
+    except OSError:
+        pass
+    try:
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        load = "?"
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "ram": ram,
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "textual": metadata.version("textual"),
+        "load": load,
+    }
+
+
+# --- databases ----------------------------------------------------------------------------
+
+
+def ensure_database(out: Path, label: str) -> tuple[Path, float | None, float | None]:
+    """The cached database of this size (built if missing or stale), opened once.
+
+    Returns (path, build seconds, first-open seconds); the last two are None
+    when the file came from the cache and needed nothing.
+    """
+    from tract_tui.storage.engine import open_database
+
+    log_rows, pending, decided = SIZES[label]
+    path = out / f"bench-{label}.db"
+    meta_path = out / f"bench-{label}.json"
+    builder = hashlib.sha256((HERE / "largedb.py").read_bytes()).hexdigest()[:16]
+    key = {"log_rows": log_rows, "pending": pending, "decided": decided, "builder": builder}
+    meta: dict[str, Any] = {}
+    if meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except ValueError:
+            meta = {}
+    build_s = None
+    if not path.exists() or meta.get("key") != key:
+        print(f"  building {path.name} ({log_rows:,} log rows) ...", flush=True)
+        began = time.perf_counter()
+        build_large_database(
+            path, log_rows=log_rows, pending=pending, decided=decided, tui_indexes=False
+        )
+        build_s = time.perf_counter() - began
+        meta = {"key": key, "built": datetime.now().isoformat(timespec="seconds")}
+        meta_path.write_text(json.dumps(meta))
+    # The first open of a file creates tract-tui's ix_tui_* indexes (a one-time
+    # migration); the launch is measured on a file that has been opened before.
+    began = time.perf_counter()
+    open_database(path).dispose()
+    first_open_s = time.perf_counter() - began
+    if build_s is None and first_open_s < 0.5:
+        first_open_s = None
+    return path, build_s, first_open_s
+
+
+def first_pending(path: Path) -> str:
+    with sqlite3.connect(path) as conn:
+        row = conn.execute(
+            "SELECT proposal_id FROM policy_proposals WHERE status = 'pending'"
+            " ORDER BY created_at, proposal_id LIMIT 1"
+        ).fetchone()
+    return str(row[0])
+
+
+# --- 1, 2: launch and peak memory in a real terminal ---------------------------------------
+
+
+class Terminal:
+    """A private tmux server with one 120x36 window (fixed size) that each launch respawns."""
+
+    def __init__(self) -> None:
+        self.socket = f"tract-bench-{os.getpid()}"
+        self.target = "bench"
+        # The server (and every pane) inherits this environment: COLUMNS/LINES, which
+        # some test runners set, would override the window's real 120x36 size.
+        self.env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        width, height = TERMINAL
+        self.tmux(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            self.target,
+            "-x",
+            str(width),
+            "-y",
+            str(height),
+            "sleep 86400",
+            check=True,
+        )
+        self.tmux("set-option", "-g", "window-size", "manual", check=True)
+        self.tmux("set-option", "-g", "remain-on-exit", "on", check=True)
+        self.tmux("resize-window", "-t", self.target, "-x", str(width), "-y", str(height))
+
+    def tmux(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            env=self.env,
+        )
+
+    def launch(
+        self, argv: list[str], expect: str, *, settle: float, timeout: float = 120
+    ) -> tuple[float, float]:
+        """Seconds until ``expect`` is on screen, and the process's peak RSS in MB."""
+        command = "exec " + shlex.join(argv)
+        began = time.perf_counter()
+        self.tmux("respawn-pane", "-k", "-t", self.target, command, check=True)
+        while True:
+            screen = self.tmux("capture-pane", "-p", "-t", self.target).stdout
+            if expect in screen:
+                elapsed = time.perf_counter() - began
+                break
+            if time.perf_counter() - began > timeout:
+                raise RuntimeError(f"{expect!r} never appeared on screen:\n{screen}")
+            time.sleep(0.005)
+        pid = int(self.tmux("display-message", "-p", "-t", self.target, "#{pane_pid}").stdout)
+        time.sleep(settle)
+        peak = vm_hwm_mb(pid)
+        self.tmux("send-keys", "-t", self.target, "q")
+        deadline = time.monotonic() + 10
+        while (
+            self.tmux("display-message", "-p", "-t", self.target, "#{pane_dead}").stdout.strip()
+            != "1"
+        ):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        return elapsed, peak
+
+    def close(self) -> None:
+        self.tmux("kill-server")
+
+
+def vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def tract_tui_argv() -> list[str]:
+    script = Path(sys.executable).parent / "tract-tui"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tract_tui"]
+
+
+def compile_package() -> None:
+    """Byte-compile tract_tui, as pip does at install time.
+
+    Textual's modules come precompiled from its wheel; an editable checkout
+    run with PYTHONDONTWRITEBYTECODE=1 would compile ours on every launch.
+    """
+    import tract_tui
+
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(Path(tract_tui.__file__).parent)],
+        check=True,
+    )
+
+
+def bench_launch(path: Path, reps: int, settle: float) -> tuple[list[float], ...]:
+    """(floor seconds, app seconds, floor MB, app MB), interleaved floor/app runs."""
+    compile_package()
+    term = Terminal()
+    floor_argv = [sys.executable, str(HERE / "floor.py")]
+    app_argv = [*tract_tui_argv(), str(path)]
+    expect = first_pending(path)[:8]
+    floor_s: list[float] = []
+    app_s: list[float] = []
+    floor_mb: list[float] = []
+    app_mb: list[float] = []
+    try:
+        term.launch(floor_argv, "floor-ready", settle=0.1)  # warm up the server and the caches
+        term.launch(app_argv, expect, settle=0.1)
+        for _ in range(reps):
+            s, mb = term.launch(floor_argv, "floor-ready", settle=settle)
+            floor_s.append(s)
+            floor_mb.append(mb)
+            s, mb = term.launch(app_argv, expect, settle=settle)
+            app_s.append(s)
+            app_mb.append(mb)
+    finally:
+        term.close()
+    return floor_s, app_s, floor_mb, app_mb
+
+
+# --- 3, 4, 5: the real app, headless ------------------------------------------------------
+
+
+class RenderProbe:
+    """Notes when the table first draws a row that satisfies a predicate."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.predicate: Callable[[int, Any], bool] | None = None
+        self.at: float | None = None
+        real = table.render_line
+
+        def render_line(y: int) -> Any:
+            strip = real(y)
+            if self.predicate is not None and self.at is None and y >= 1:
+                index = y - 1 + int(table.scroll_y)
+                row = table.cache.get(index)
+                if row is not None and self.predicate(index, row):
+                    self.at = time.perf_counter()
+            return strip
+
+        table.render_line = render_line
+
+    def arm(self, predicate: Callable[[int, Any], bool]) -> None:
+        self.at = None
+        self.predicate = predicate
+
+    async def wait(self, began: float, timeout: float = 120) -> float:
+        while self.at is None:
+            if time.perf_counter() - began > timeout:
+                raise RuntimeError("the expected row was never drawn")
+            await asyncio.sleep(0.0005)
+        self.predicate = None
+        return (self.at - began) * 1000
+
+
+async def settle(pilot: Any, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def wait_until(check: Callable[[], bool], timeout: float = 120) -> None:
+    began = time.perf_counter()
+    while not check():
+        if time.perf_counter() - began > timeout:
+            raise RuntimeError("timed out")
+        await asyncio.sleep(0.001)
+
+
+def open_app(path: Path) -> tuple[Any, Any]:
+    from tract_tui.app import ReviewApp
+    from tract_tui.review.service import ReviewService
+
+    service = ReviewService.open(path)
+    return ReviewApp(path, service=service), service
+
+
+async def bench_decisions(path: Path, n: int) -> tuple[list[float], list[str]]:
+    """Milliseconds from pressing ``a`` to the decision's commit, and the ids decided."""
+    app, service = open_app(path)
+    committed = threading.Event()
+    stamp = [0.0]
+    decide = service.decide
+
+    def timed_decide(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return decide(*args, **kwargs)
+        finally:
+            stamp[0] = time.perf_counter()
+            committed.set()
+
+    service.decide = timed_decide
+    times: list[float] = []
+    ids: list[str] = []
+    try:
+        async with app.run_test(size=TERMINAL) as pilot:
+            table = app.query_one("#proposals-table")
+            await wait_until(lambda: table.cursor_row is not None)
+            await settle(pilot)
+            for _ in range(n):
+                ids.append(table.cursor_row.proposal_id)
+                committed.clear()
+                began = time.perf_counter()
+                await pilot.press("a")
+                await wait_until(committed.is_set)
+                times.append((stamp[0] - began) * 1000)
+                await settle(pilot, rounds=2)
+                await wait_until(lambda: table.cursor_row is not None)
+    finally:
+        service.close()
+    return times, ids
+
+
+def restore_pending(path: Path, ids: list[str], log_id_before: int) -> None:
+    """Put the benchmark's decisions back: the cached file stays the same for the next run."""
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "UPDATE policy_proposals SET status = 'pending', resolved_at = NULL"
+            " WHERE proposal_id = ?",
+            [(i,) for i in ids],
+        )
+        conn.execute("DELETE FROM policy_log WHERE id > ?", (log_id_before,))
+
+
+def max_log_id(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT coalesce(max(id), 0) FROM policy_log").fetchone()[0])
+
+
+def raw_decisions(path: Path, ids: list[str]) -> list[float]:
+    """The floor of a decision: UPDATE + INSERT in one transaction on a plain connection."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    times = []
+    try:
+        for pid in ids:
+            began = time.perf_counter()
+            now = datetime.now().isoformat(sep=" ", timespec="microseconds")
+            conn.execute("BEGIN IMMEDIATE")
+            tract, policy, action = conn.execute(
+                "UPDATE policy_proposals SET status = 'approved', resolved_at = ?"
+                " WHERE proposal_id = ? AND status = 'pending'"
+                " RETURNING tract_id, policy_name, action_type",
+                (now, pid),
+            ).fetchall()[0]
+            conn.execute(
+                'INSERT INTO policy_log (tract_id, policy_name, "trigger", action_type, reason,'
+                " outcome, commit_hash, error_message, created_at)"
+                " VALUES (?, ?, 'review', ?, 'by bench', 'approved', NULL, NULL, ?)",
+                (tract, policy, action, now),
+            )
+            conn.execute("COMMIT")
+            times.append((time.perf_counter() - began) * 1000)
+    finally:
+        conn.close()
+    return times
+
+
+@dataclass
+class FilterCase:
+    name: str
+    select: tuple[str, str] | None = None  # (key, value) of a Select
+    typed: str = ""  # or text typed in the filter box (then Enter)
+
+
+def filter_cases(path: Path) -> list[FilterCase]:
+    """One case per filter of the log view, with values read from the data."""
+    with sqlite3.connect(path) as conn:
+        newest = str(conn.execute("SELECT max(created_at) FROM policy_log").fetchone()[0])
+        policy = str(
+            conn.execute(
+                "SELECT policy_name FROM policy_log GROUP BY policy_name ORDER BY count(*) LIMIT 1"
+            ).fetchone()[0]
+        )
+        tract = str(
+            conn.execute(
+                "SELECT tract_id FROM policy_log GROUP BY tract_id ORDER BY count(*) LIMIT 1"
+            ).fetchone()[0]
+        )
+        # a word in one row only, half-way back: the worst case of a text search
+        # (every row must be read to show that no other one matches)
+        rare_id = int(conn.execute("SELECT max(id) / 2 FROM policy_log").fetchone()[0])
+        rare = conn.execute(
+            "SELECT substr(reason, 13, 8) FROM policy_log WHERE id >= ?"
+            " AND reason LIKE 'Tool output %' ORDER BY id LIMIT 1",
+            (rare_id,),
+        ).fetchone()
+    end = datetime.fromisoformat(newest)
+    since = (end - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    until = (end - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M")
+    cases = [
+        FilterCase("policy", select=("policy", policy)),
+        FilterCase("outcome", select=("outcome", "error")),
+        FilterCase("trigger", select=("trigger", "review")),
+        FilterCase("tract", select=("tract", tract)),
+        FilterCase("since (last 2 days)", typed=f"since:{since}"),
+        FilterCase("until (older than 30 days)", typed=f"until:{until}"),
+        FilterCase("text 'locked' (2% of rows)", typed="locked"),
+    ]
+    if rare is not None:
+        cases.append(FilterCase(f"text '{rare[0]}' (1 row)", typed=str(rare[0])))
+    return cases
+
+
+async def bench_log_filters(
+    path: Path, cases: list[FilterCase], reps: int
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Per case: (ms to the first rows drawn, ms to the exact count in the table)."""
+    from textual.widgets import Input, Select
+
+    from tract_tui.app.logview import LogPane
+    from tract_tui.review.filters import Filter, Term, parse_filter
+
+    app, service = open_app(path)
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    try:
+        async with app.run_test(size=TERMINAL) as pilot:
+            await settle(pilot)
+            await pilot.press("2")
+            await wait_until(lambda: bool(app.query(LogPane)))
+            log = app.query_one(LogPane)
+            await wait_until(lambda: log.table.cache.get(0) is not None)
+            await settle(pilot)
+            table = log.table
+            probe = RenderProbe(table)
+            for case in cases:
+                if case.select is not None:
+                    flt = Filter((Term(case.select[0], case.select[1]),))
+                else:
+                    flt = parse_filter(case.typed, "log")
+                first = service.list_log(flt, limit=1)
+                total = service.count_log(flt)
+                expected = first[0].id if first else None
+                rows_ms: list[float] = []
+                count_ms: list[float] = []
+                for _ in range(reps):
+                    generation = table.cache.generation
+                    if expected is None:
+                        probe.arm(lambda _i, _r: False)
+                    else:
+                        probe.arm(
+                            lambda i, r, g=generation, e=expected: (
+                                table.cache.generation > g and i == 0 and r.id == e
+                            )
+                        )
+                    if case.select is not None:
+                        select = log.query_one(f"#f-{case.select[0]}", Select)
+                        began = time.perf_counter()
+                        select.value = case.select[1]
+                    else:  # typed, then Enter (no debounce: Enter applies at once)
+                        box = log.query_one("#log-filter", Input)
+                        box.focus()
+                        with box.prevent(Input.Changed):
+                            box.value = case.typed
+                        await pilot.pause()
+                        began = time.perf_counter()
+                        await pilot.press("enter")
+                    if expected is None:
+                        await wait_until(
+                            lambda g=generation: table.cache.generation > g and table.row_count == 0
+                        )
+                        rows_ms.append((time.perf_counter() - began) * 1000)
+                    else:
+                        rows_ms.append(await probe.wait(began))
+                    await wait_until(
+                        lambda g=generation, t=total: (
+                            table.cache.generation > g and table.row_count == t
+                        )
+                    )
+                    count_ms.append((time.perf_counter() - began) * 1000)
+                    await settle(pilot)
+                    # back to the whole log, and let every worker finish
+                    if case.select is not None:
+                        log.query_one(f"#f-{case.select[0]}", Select).clear()
+                    else:
+                        box = log.query_one("#log-filter", Input)
+                        with box.prevent(Input.Changed):
+                            box.value = ""
+                        log.apply_filter()
+                    await settle(pilot)
+                out[case.name] = (rows_ms, count_ms)
+    finally:
+        service.close()
+    return out
+
+
+async def bench_last(path: Path, reps: int) -> list[float]:
+    """Milliseconds from ``G`` on the pending list to its last row drawn."""
+    app, service = open_app(path)
+    times: list[float] = []
+    try:
+        async with app.run_test(size=TERMINAL) as pilot:
+            table = app.query_one("#proposals-table")
+            await wait_until(lambda: table.cursor_row is not None)
+            await settle(pilot)
+            probe = RenderProbe(table)
+            for _ in range(reps):
+                last = table.row_count - 1
+                probe.arm(lambda i, _r, last=last: i == last)
+                began = time.perf_counter()
+                await pilot.press("G")
+                times.append(await probe.wait(began))
+                await settle(pilot)
+                await pilot.press("g")
+                await settle(pilot)
+    finally:
+        service.close()
+    return times
+
+
+# --- 6: list --json -----------------------------------------------------------------------
+
+
+def wall(argv: list[str], reps: int) -> list[float]:
+    times = []
+    for _ in range(reps):
+        began = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
+        times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+# --- one size -----------------------------------------------------------------------------
+
+
+def run_size(label: str, out: Path, quick: bool, reps: int | None) -> SizeResult:
+    log_rows, pending, decided = SIZES[label]
+    print(
+        f"\n== {label}: {log_rows:,} log rows, {pending:,} pending + {decided:,} decided",
+        flush=True,
+    )
+    path, build_s, first_open_s = ensure_database(out, label)
+    result = SizeResult(label, log_rows, pending, decided, build_s, first_open_s)
+    launch_reps = reps or (2 if quick else 11)
+    other_reps = reps or (1 if quick else 3)
+    n_decisions = 20 if quick else 200
+    rows = result.rows
+
+    if shutil.which("tmux"):
+        print("  launch + memory (tmux) ...", flush=True)
+        floor_s, app_s, floor_mb, app_mb = bench_launch(
+            path, launch_reps, settle=0.5 if quick else 1.0
+        )
+        f, a = statistics.median(floor_s) * 1000, statistics.median(app_s) * 1000
+        rows.append(
+            Row(
+                "launch -> first rows on screen",
+                a,
+                f,
+                target="<= 1.3x floor",
+                passed=a <= 1.3 * f,
+                note=f"median of {launch_reps}",
+                growth_slack=60,
+            )
+        )
+        fm, am = max(floor_mb), max(app_mb)
+        rows.append(
+            Row(
+                "peak memory (VmHWM)",
+                am,
+                fm,
+                unit="MB",
+                target="<= floor + 30 MB",
+                passed=am <= fm + 30,
+                growth_slack=5,
+            )
+        )
+    else:
+        rows.append(Row("launch -> first rows on screen", None, note="tmux not installed"))
+        rows.append(Row("peak memory (VmHWM)", None, unit="MB", note="tmux not installed"))
+
+    print(f"  {n_decisions} decisions ...", flush=True)
+    before = max_log_id(path)
+    app_ms, ids = asyncio.run(bench_decisions(path, n_decisions))
+    restore_pending(path, ids, before)
+    raw_ms = raw_decisions(path, ids)
+    restore_pending(path, ids, before)
+    rows.append(
+        Row(
+            "'a' -> decision committed, p50",
+            statistics.median(app_ms),
+            statistics.median(raw_ms),
+            note="raw UPDATE+INSERT as floor",
+        )
+    )
+    p99 = pct(app_ms, 99)
+    rows.append(
+        Row(
+            "'a' -> decision committed, p99",
+            p99,
+            pct(raw_ms, 99),
+            target="< 10 ms",
+            passed=p99 < 10,
+            note=f"{len(app_ms)} decisions",
+            growth_slack=3,
+        )
+    )
+
+    print("  log filters ...", flush=True)
+    for name, (rows_ms, count_ms) in asyncio.run(
+        bench_log_filters(path, filter_cases(path), other_reps)
+    ).items():
+        value = statistics.median(rows_ms)
+        rows.append(
+            Row(
+                f"log filter {name} -> rows",
+                value,
+                target="< 100 ms",
+                passed=value < 100,
+                note=f"exact count at {fmt(statistics.median(count_ms), 'ms')}",
+                growth_slack=25,
+            )
+        )
+
+    print("  G ...", flush=True)
+    g_ms = asyncio.run(bench_last(path, 3 if quick else 7))
+    value = statistics.median(g_ms)
+    rows.append(
+        Row(
+            "'G' -> last rows on screen",
+            value,
+            target="< 100 ms",
+            passed=value < 100,
+            growth_slack=25,
+        )
+    )
+
+    print("  list --json ...", flush=True)
+    app_list = statistics.median(wall([*tract_tui_argv(), "list", "--json", str(path)], other_reps))
+    plain_list = statistics.median(wall([sys.executable, "-c", PLAIN_LIST, str(path)], other_reps))
+    rows.append(
+        Row(
+            f"list --json ({pending:,} rows)",
+            app_list,
+            plain_list,
+            note="plain sqlite3 + json.dumps as floor",
+        )
+    )
+    return result
+
+
+# --- printing -----------------------------------------------------------------------------
+
+
+def print_size(result: SizeResult, judge: bool) -> None:
+    print()
+    title = (
+        f"{result.label}: {result.log_rows:,} log rows, {result.pending:,} pending"
+        f" + {result.decided:,} decided proposals"
+    )
+    print(title)
+    if result.build_s is not None:
+        print(f"  built in {result.build_s:.1f} s")
+    if result.first_open_s is not None:
+        print(
+            f"  first open (creates the ix_tui_* indexes, once per file): "
+            f"{result.first_open_s:.1f} s"
+        )
+    header = (
+        f"| {'metric':<44} | {'floor':>10} | {'tract-tui':>10} | {'ratio':>9} | {'target':<16} |"
+    )
+    header += " result |" if judge else ""
+    print(header)
+    print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
+    for r in result.rows:
+        verdict = "" if r.passed is None else ("PASS" if r.passed else "FAIL")
+        line = (
+            f"| {r.metric:<44} | {fmt(r.floor, r.unit) if r.floor is not None else '':>10} |"
+            f" {fmt(r.value, r.unit):>10} | {r.ratio():>9} | {r.target:<16} |"
+        )
+        if judge:
+            line += f" {verdict:<6} |"
+        if r.note:
+            line += f" {r.note}"
+        print(line)
+
+
+def print_growth(results: list[SizeResult], judge: bool) -> bool:
+    """How each judged figure grows from the smallest to the largest size; True if none does."""
+    if len(results) < 2:
+        return True
+    small, big = results[0], results[-1]
+    print()
+    print(
+        f"growth {small.label} -> {big.label} (targets hold at every size and do not grow"
+        " beyond noise)"
+    )
+    header = f"| {'metric':<44} |" + "".join(f" {r.label:>9} |" for r in results)
+    header += f" {'growth':>9} |" + (" result |" if judge else "")
+    print(header)
+    print("|" + "|".join("-" * len(c) for c in header.split("|")[1:-1]) + "|")
+    ok = True
+    for i, row in enumerate(small.rows):
+        if row.growth_slack is None or row.value is None:
+            continue
+        values = [r.rows[i].value if i < len(r.rows) else None for r in results]
+        if any(v is None for v in values):
+            continue
+        first, last = values[0], values[-1]
+        assert first is not None and last is not None
+        if row.unit == "MB":  # memory: the margin over the floor must not grow
+            floors = [r.rows[i].floor or 0.0 for r in results]
+            first, last = first - floors[0], last - floors[-1]
+            values = [v - f for v, f in zip(values, floors, strict=True) if v is not None]
+        grows = last > first * 1.5 + row.growth_slack
+        ok = ok and not grows
+        line = f"| {row.metric:<44} |" + "".join(f" {fmt(v, row.unit):>9} |" for v in values)
+        line += f" {fmt(last - first, row.unit):>9} |"
+        if judge:
+            line += f" {'FAIL' if grows else 'PASS':<6} |"
+        print(line)
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10k,100k,1m", help="comma-separated: 10k,100k,1m")
+    parser.add_argument("--quick", action="store_true", help="10k only, few repetitions (CI)")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions of each timing")
+    parser.add_argument("--out", type=Path, default=HERE / "out", help="where databases are cached")
+    args = parser.parse_args(argv)
+    labels = ["10k"] if args.quick else [s.strip().lower() for s in args.sizes.split(",") if s]
+    unknown = [s for s in labels if s not in SIZES]
+    if unknown:
+        parser.error(f"unknown size(s) {', '.join(unknown)}; known: {', '.join(SIZES)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    info = machine()
+    print("tract-tui scale benchmark (issue 4)")
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores, {info['ram']} RAM; Python "
+        f"{info['python']}, SQLite {info['sqlite']}, Textual {info['textual']}; "
+        f"load average at start {info['load']}"
+    )
+    print(f"command: {sys.executable} {' '.join(sys.argv)}")
+    results = [run_size(label, args.out, args.quick, args.reps) for label in labels]
+    judge = not args.quick
+    for result in results:
+        print_size(result, judge)
+    steady = print_growth(results, judge)
+    if not judge:
+        print("\n--quick: timings printed, not judged")
+        return 0
+    failed = [r.metric for res in results for r in res.rows if r.passed is False]
+    print()
+    print(
+        "all targets PASS"
+        if not failed and steady
+        else f"FAIL: {len(failed)} figure(s) over target"
+        + ("" if steady else "; some grow with size")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
