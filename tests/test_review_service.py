@@ -968,3 +968,24 @@ def test_demo_database_reviews_like_a_real_one(demo: ReviewService, demo_db: Pat
     assert demo.list_proposals(limit=1)[0].proposal_id == listed[1].proposal_id
     demo.undo(d)
     assert demo.list_proposals(limit=1)[0].proposal_id == first.proposal_id
+
+
+def test_content_preview_finds_the_human_text_of_a_payload() -> None:
+    """What the detail pane previews of a blob: its text, not its JSON wrapper."""
+    from tract_tui.review.service import _content_preview
+
+    def preview(data: object) -> str | None:
+        return _content_preview(json.dumps(data))
+
+    assert preview({"content_type": "dialogue", "text": "hello"}) == "hello"
+    # a tool result keeps its output one level down, under "payload"
+    assert preview({"content_type": "tool_io", "payload": {"stdout": "3 passed"}}) == "3 passed"
+    # blank text is not "readable": the preview falls back to the whole JSON
+    shown = preview({"text": "  ", "n": 1})
+    assert shown is not None and '"n": 1' in shown
+    # a payload with nothing readable inside shows the whole blob, not an empty string
+    shown = preview({"content_type": "tool_io", "payload": {"matches": [1, 2]}})
+    assert shown is not None and "matches" in shown and "tool_io" in shown
+    assert preview("bare string") == "bare string"
+    assert _content_preview("not json {") == "not json {"
+    assert _content_preview(None) is None

@@ -1275,6 +1275,27 @@ def _short(value: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_READABLE_KEYS = ("text", "content", "summary", "stdout", "output", "result", "body")
+
+
+def _readable(data: Any, depth: int = 0) -> str:
+    """The first human text in a payload (looking one level into ``payload``), else JSON."""
+    if isinstance(data, dict):
+        for key in _READABLE_KEYS:
+            if isinstance(data.get(key), str) and data[key].strip():
+                return str(data[key])
+        inner = data.get("payload")
+        if depth == 0 and isinstance(inner, dict | str):
+            found = _readable(inner, 1)
+            if found:
+                return found
+    if isinstance(data, str):
+        return data
+    if depth:
+        return ""
+    return json.dumps(data, ensure_ascii=False, indent=1)
+
+
 def _content_preview(payload_json: str | None, lines: int = 8) -> str | None:
     """The readable part of a blob payload: text / content / summary, else the JSON."""
     if payload_json is None:
@@ -1284,15 +1305,7 @@ def _content_preview(payload_json: str | None, lines: int = 8) -> str | None:
     except ValueError:
         text = payload_json
     else:
-        if isinstance(data, dict):
-            for key in ("text", "content", "summary", "output", "result"):
-                if isinstance(data.get(key), str):
-                    text = data[key]
-                    break
-            else:
-                text = json.dumps(data, ensure_ascii=False, indent=1)
-        else:
-            text = json.dumps(data, ensure_ascii=False)
+        text = _readable(data)
     parts = text.splitlines()
     out = "\n".join(parts[:lines])
     if len(parts) > lines:
