@@ -212,3 +212,44 @@ async def test_log_rows_come_before_their_count(v5_db: Path) -> None:
         assert [r.id for r in log.table.cache.rows()[:5]] == [
             e.id for e in app.service.list_log(limit=5)
         ]
+
+
+async def test_a_burst_of_binding_changes_rebuilds_the_footer_once(v5_db: Path) -> None:
+    """Textual's Footer recomposes per refresh_bindings (~20 ms each); ours once per frame."""
+    from tract_tui.app import ReviewApp
+    from tract_tui.app.app import CoalescingFooter
+
+    app = ReviewApp(v5_db, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        footer = app.query_one(CoalescingFooter)
+        rebuilt: list[int] = []
+        original = footer.recompose
+
+        async def counting() -> None:
+            rebuilt.append(1)
+            await original()
+
+        footer.recompose = counting  # type: ignore[method-assign]
+        for _ in range(6):
+            app.screen.refresh_bindings()
+        await settle(pilot)
+        assert len(rebuilt) == 1
+        app.screen.refresh_bindings()  # a later change is not lost
+        await settle(pilot)
+        assert len(rebuilt) == 2
+        keys = " ".join(str(k.render()) for k in footer.query("FooterKey"))
+        assert "Approve" in keys and "Quit" in keys
+
+
+def test_importing_the_console_package_does_not_import_textual() -> None:
+    """run_console reads the first page while Textual is imported: it must not be yet."""
+    code = (
+        "import sys\n"
+        "import tract_tui.app\n"
+        "from tract_tui.app.paging import preload_first_page\n"
+        "assert 'textual' not in sys.modules, 'textual imported'\n"
+        "assert tract_tui.app.ReviewApp.__name__ == 'ReviewApp'\n"
+        "assert 'textual' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

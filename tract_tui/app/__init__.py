@@ -1,12 +1,34 @@
-"""The Textual console (the only package that imports Textual)."""
+"""The Textual console (the only package that imports Textual).
+
+Importing this package does not import Textual: :func:`run_console` opens the
+database and reads the first page while Textual is being imported (issue 4).
+"""
 
 from __future__ import annotations
 
+import gc
 import sys
+import threading
+from typing import TYPE_CHECKING, Any
 
-from tract_tui.app.app import ReviewApp
+if TYPE_CHECKING:
+    from tract_tui.app.app import ReviewApp
+    from tract_tui.app.paging import Listing
+    from tract_tui.review.service import ChangeWatcher, ReviewService
 
 __all__ = ["ReviewApp", "run_console"]
+
+#: After the first frame: collect what startup left behind, then move the survivors
+#: (Textual's modules, styles and widgets) out of the collector's sight for good.
+GC_SETTLE_DELAY = 0.25
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ReviewApp":
+        from tract_tui.app.app import ReviewApp
+
+        return ReviewApp
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run_console(
@@ -16,27 +38,62 @@ def run_console(
 
     The database is opened before the screen switches to the app, so a file we
     refuse is one line on stderr (exit 2), not a screen to dismiss.
+
+    Launch time (issue 4): the first page is read in a thread while Textual is
+    imported (SQLite releases the GIL), and the cyclic garbage collector is
+    paused until the first frame is drawn: startup allocates a few hundred
+    thousand long-lived objects, and collecting them cost ~45 ms, one full
+    (17 ms) pass landing on the first frame. Once drawn, one collection and
+    ``gc.freeze()`` keep those objects out of every later pass, which is also
+    what keeps a decision's p99 free of 15-20 ms pauses.
     """
     from tract_tui.exceptions import TraceError
     from tract_tui.review.service import ReviewService
     from tract_tui.text import printable
 
+    gc.disable()
     try:
-        if demo:
-            from tract_tui.demo import ensure_demo_database
+        try:
+            if demo:
+                from tract_tui.demo import ensure_demo_database
 
-            path = str(ensure_demo_database())
-        if path is None:
-            print("tract-tui: give a database path (or --demo)", file=sys.stderr)
+                path = str(ensure_demo_database())
+            if path is None:
+                print("tract-tui: give a database path (or --demo)", file=sys.stderr)
+                return 2
+            service = ReviewService.open(path, read_only=read_only, create=create)
+        except TraceError as e:
+            print(f"tract-tui: {printable(str(e))}", file=sys.stderr)
             return 2
-        service = ReviewService.open(path, read_only=read_only, create=create)
-    except TraceError as e:
-        print(f"tract-tui: {printable(str(e))}", file=sys.stderr)
-        return 2
-    app = ReviewApp(path, service=service)
-    app.preload()  # the first rows are in the first frame
-    try:
-        result = app.run()
+        try:
+            return _run_app(path, service)
+        finally:
+            service.close()
     finally:
-        service.close()
+        gc.enable()
+
+
+def _run_app(path: str, service: ReviewService) -> int:
+    from tract_tui.app.paging import preload_first_page
+
+    preloaded: list[tuple[ChangeWatcher, Listing] | None] = [None]
+
+    def preload() -> None:
+        preloaded[0] = preload_first_page(service)
+
+    reader = threading.Thread(target=preload, name="tract-tui-preload", daemon=True)
+    reader.start()
+    from tract_tui.app.app import ReviewApp  # Textual: ~0.2 s, while the reader reads
+
+    app = ReviewApp(path, service=service)
+    reader.join()
+    app.preload(preloaded[0])  # the first rows are in the first frame
+    app.first_frame_hooks.append(lambda: app.set_timer(GC_SETTLE_DELAY, _settle_gc))
+    result = app.run()
     return int(result or 0)
+
+
+def _settle_gc() -> None:
+    gc.collect()
+    gc.freeze()
+    gc.enable()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, cast
 
@@ -11,9 +12,11 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from tract_tui.app.proposals import Listing, ProposalsPane, read_listing
+from tract_tui.app.paging import Listing, preload_first_page
+from tract_tui.app.proposals import ProposalsPane
 from tract_tui.exceptions import TraceError
 from tract_tui.review.service import ChangeWatcher, Clock, ReviewService
 
@@ -24,6 +27,29 @@ if TYPE_CHECKING:
 
 #: The GIL switch interval while the app runs (Python's default is 0.005 s); see on_load.
 SWITCH_INTERVAL = 0.0005
+
+
+class CoalescingFooter(Footer):
+    """A Footer that rebuilds once per frame, however often the bindings change.
+
+    Textual's Footer queues a full recompose (15-25 ms here) for every
+    ``refresh_bindings``; focus, the tabs and the first rows asked for six in
+    the first 100 ms after launch, and a decision asks for two or three.
+    """
+
+    _recompose_queued = False
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen and not self._recompose_queued:
+            self._recompose_queued = True
+            self.call_after_refresh(self._queued_recompose)
+
+    async def _queued_recompose(self) -> None:
+        self._recompose_queued = False  # a change from now on queues another
+        await self.recompose()
 
 
 class ReviewApp(App[int]):
@@ -77,6 +103,8 @@ class ReviewApp(App[int]):
         self.watcher: ChangeWatcher | None = None
         self._preloaded: Listing | None = None
         self._switch_interval: float | None = None
+        #: Called once the first frame (with the preloaded rows) is drawn.
+        self.first_frame_hooks: list[Callable[[], object]] = []
         self.sub_title = os.path.basename(self.db_path)
 
     @property
@@ -96,7 +124,7 @@ class ReviewApp(App[int]):
             # The log view is built the first time it is shown (log_pane): its selects,
             # input and sparkline would otherwise add to every launch (issue 4).
             yield TabPane("Log", id="log")
-        yield Footer()
+        yield CoalescingFooter()
 
     def on_load(self) -> None:
         # Workers (SQLite, which releases the GIL) and Textual's output thread wait for
@@ -143,29 +171,26 @@ class ReviewApp(App[int]):
             self._watch_then_load()
         self.set_interval(self.poll_interval, self._poll)
         self.refresh_bindings()
+        self.call_after_refresh(self._first_frame_drawn)
 
-    def preload(self) -> None:
+    def _first_frame_drawn(self) -> None:
+        hooks, self.first_frame_hooks = self.first_frame_hooks, []
+        for hook in hooks:
+            hook()
+
+    def preload(self, preloaded: tuple[ChangeWatcher, Listing] | None = None) -> None:
         """Before :meth:`run`: the change baseline, then the first page of pending proposals.
 
         Read before the screen starts, the rows are in its very first frame. A
         worker started from on_mount would deliver them only after that first
         frame is drawn, and cost a second one (0.1-0.2 s at launch, issue 4).
-        The baseline comes first, as in :meth:`_watch_then_load`. On any error
-        nothing is kept and the app loads (and reports) as usual.
+        ``preloaded`` is what :func:`~tract_tui.app.paging.preload_first_page`
+        already read (``run_console`` reads it while Textual is imported).
         """
-        from tract_tui.app.paging import PAGE_SIZE
-
-        service = self.service
-        try:
-            watcher = service.watcher()
-        except Exception:
-            return
-        try:
-            listing = read_listing(service, None, 0, PAGE_SIZE)
-        except Exception:
-            watcher.close()
-            return
-        self.watcher, self._preloaded = watcher, listing
+        if preloaded is None:
+            preloaded = preload_first_page(self.service)
+        if preloaded is not None:
+            self.watcher, self._preloaded = preloaded
 
     # --- live ---------------------------------------------------------------------
 

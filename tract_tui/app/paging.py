@@ -8,7 +8,13 @@ end, or (only for far jumps) by offset.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from tract_tui.exceptions import ProposalNotFoundError
+
+if TYPE_CHECKING:
+    from tract_tui.models.review import Proposal
+    from tract_tui.review.service import ChangeWatcher, ReviewService
 
 T = TypeVar("T")
 #: Rows per page: a screenful or three.
@@ -113,3 +119,53 @@ class PageCache(Generic[T]):
                 if predicate(row):
                     return p * self.page_size + i
         return None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What the table shows after a load: the total, the cursor and the cursor's page."""
+
+    total: int
+    index: int
+    pages: dict[int, list[Proposal]]
+
+
+def read_listing(
+    service: ReviewService, keep_id: str | None, fallback: int, page_size: int
+) -> Listing:
+    """Count the pending proposals, find ``keep_id``'s row, fetch the page it is on.
+
+    The cursor's page travels with the total, so the rows reach the screen in
+    one step; the per-tract counts (a GROUP BY over every pending row) follow.
+    """
+    total = service.count_proposals()
+    index = fallback
+    if keep_id is not None:
+        try:
+            p = service.get_proposal(keep_id)
+        except ProposalNotFoundError:
+            p = None
+        if p is not None and p.status == "pending":
+            index = service.proposal_rank(p)
+    page = min(max(index, 0), max(total - 1, 0)) // page_size
+    rows = service.proposals_at(page * page_size, page_size) if total else []
+    return Listing(total, index, {page: rows})
+
+
+def preload_first_page(service: ReviewService) -> tuple[ChangeWatcher, Listing] | None:
+    """The change baseline, then the first page of pending proposals; None on any error.
+
+    The baseline comes first, so no write after it goes unnoticed. It needs no
+    Textual: ``run_console`` reads it in a thread while Textual is imported.
+    On an error nothing is kept, and the app loads (and reports) as usual.
+    """
+    try:
+        watcher = service.watcher()
+    except Exception:
+        return None
+    try:
+        listing = read_listing(service, None, 0, PAGE_SIZE)
+    except Exception:
+        watcher.close()
+        return None
+    return watcher, listing

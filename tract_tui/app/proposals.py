@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -15,7 +14,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from tract_tui.app.paging import PagePlan
+from tract_tui.app.paging import Listing, PagePlan, read_listing
 from tract_tui.app.render import detail_text, proposal_cells, safe, short_id
 from tract_tui.app.table import Column, VirtualTable
 from tract_tui.exceptions import ProposalConflictError, ProposalNotFoundError, TraceError
@@ -23,7 +22,6 @@ from tract_tui.models.review import Decision, PendingCount, Proposal, ProposalDe
 
 if TYPE_CHECKING:
     from tract_tui.app.app import ReviewApp
-    from tract_tui.review.service import ReviewService
 
 COLUMNS = [
     Column("Age", 5),
@@ -55,37 +53,6 @@ def counts_text(counts: list[PendingCount], total: int, max_lines: int = 3) -> T
     if len(per_tract) > max_lines:
         out.append(f"\n… and {len(per_tract) - max_lines} more tracts", style="dim")
     return out
-
-
-@dataclass(frozen=True)
-class Listing:
-    """What the table shows after a load: the total, the cursor and the cursor's page."""
-
-    total: int
-    index: int
-    pages: dict[int, list[Proposal]]
-
-
-def read_listing(
-    service: ReviewService, keep_id: str | None, fallback: int, page_size: int
-) -> Listing:
-    """Count the pending proposals, find ``keep_id``'s row, fetch the page it is on.
-
-    The cursor's page travels with the total, so the rows reach the screen in
-    one step; the per-tract counts (a GROUP BY over every pending row) follow.
-    """
-    total = service.count_proposals()
-    index = fallback
-    if keep_id is not None:
-        try:
-            p = service.get_proposal(keep_id)
-        except ProposalNotFoundError:
-            p = None
-        if p is not None and p.status == "pending":
-            index = service.proposal_rank(p)
-    page = min(max(index, 0), max(total - 1, 0)) // page_size
-    rows = service.proposals_at(page * page_size, page_size) if total else []
-    return Listing(total, index, {page: rows})
 
 
 class ProposalsPane(Vertical):
