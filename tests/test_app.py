@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from textual.widgets import ContentSwitcher
 
 from tests.apphelpers import SIZE, clock, pending_ids, review_logs, rows, settle, status_of
 from tract_tui.app import ReviewApp
@@ -226,9 +227,9 @@ async def test_navigation_keys(v5_db: Path) -> None:
         await pilot.press("escape")
         await pilot.press("2")
         await settle(pilot)
-        assert app.query_one("#tabs").active == "log"
+        assert app.query_one("#tabs", ContentSwitcher).current == "log"
         await pilot.press("1")
-        assert app.query_one("#tabs").active == "proposals"
+        assert app.query_one("#tabs", ContentSwitcher).current == "proposals"
         await pilot.press("q")
     assert app.return_code == 0
 
@@ -413,3 +414,23 @@ async def test_fast_keys_are_queued_not_dropped(v5_db: Path) -> None:
         assert pane(app).table.cursor_row.proposal_id == ids[3]
     assert [status_of(v5_db, i) for i in ids[:4]] == ["approved"] * 3 + ["pending"]
     assert len(review_logs(v5_db)) == 3
+
+
+async def test_clicking_a_tab_shows_its_view(v5_db: Path) -> None:
+    from tract_tui.app.tabbar import TabBar
+
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.click(TabBar, offset=(13, 0))  # " Proposals " is cells 0-10, " Log " 11-15
+        await settle(pilot)
+        assert app.query_one("#tabs", ContentSwitcher).current == "log"
+        assert app.query_one(TabBar).active == "log"
+        assert app.focused is app.query_one(LogPane).table
+        await pilot.click(TabBar, offset=(4, 1))  # the underline below a label works too
+        await settle(pilot)
+        assert app.query_one("#tabs", ContentSwitcher).current == "proposals"
+        assert app.focused is app.query_one(ProposalsPane).table
+        await pilot.click(TabBar, offset=(60, 0))  # past the labels: nothing
+        await settle(pilot)
+        assert app.query_one("#tabs", ContentSwitcher).current == "proposals"

@@ -12,11 +12,13 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Footer, Header, Static
 
 from tract_tui.app.paging import Listing, preload_first_page
 from tract_tui.app.proposals import ProposalsPane
+from tract_tui.app.tabbar import TabBar
 from tract_tui.exceptions import TraceError
 from tract_tui.review.service import ChangeWatcher, Clock, ReviewService
 
@@ -66,7 +68,7 @@ class ReviewApp(App[int]):
               padding: 0 1; height: 1; }
     #banner.shown { display: block; }
     #tabs { height: 1fr; }
-    TabPane { padding: 0; height: 1fr; }
+    #tabs > Vertical { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -118,12 +120,13 @@ class ReviewApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="banner")
-        with TabbedContent(id="tabs", initial="proposals"):
-            with TabPane("Proposals", id="proposals"):
+        yield TabBar([("proposals", "Proposals"), ("log", "Log")], "proposals", id="tab-bar")
+        with ContentSwitcher(id="tabs", initial="proposals"):
+            with Vertical(id="proposals"):
                 yield ProposalsPane(id="proposals-pane")
             # The log view is built the first time it is shown (log_pane): its selects,
             # input and sparkline would otherwise add to every launch (issue 4).
-            yield TabPane("Log", id="log")
+            yield Vertical(id="log")
         yield CoalescingFooter()
 
     def on_load(self) -> None:
@@ -215,23 +218,31 @@ class ReviewApp(App[int]):
     # --- keys ---------------------------------------------------------------------
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one("#tabs", TabbedContent).active = tab
+        switcher = self.query_one("#tabs", ContentSwitcher)
+        if switcher.current == tab:
+            return
+        switcher.current = tab
+        self.query_one(TabBar).active = tab
+        self._tab_shown(tab)
+
+    def on_tab_bar_activated(self, event: TabBar.Activated) -> None:
+        self.action_show_tab(event.tab)
 
     def log_pane_if_built(self) -> LogPane | None:
         for node in self.query("#log-pane"):  # by id: no need to import the module yet
             return cast("LogPane", node)
         return None
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+    def _tab_shown(self, tab: str) -> None:
         if self.service_or_none is None:
             return
-        if event.pane.id == "log":
+        if tab == "log":
             log = self.log_pane_if_built()
             if log is None:  # first time shown: build it, then show it once it is mounted
                 from tract_tui.app.logview import LogPane
 
                 log = LogPane(id="log-pane")
-                self.query_one("#log", TabPane).mount(log)
+                self.query_one("#log", Vertical).mount(log)
                 self.call_after_refresh(self._show_log, log)
             else:
                 self._show_log(log)
