@@ -83,7 +83,9 @@ def parse_params(raw: str | None) -> tuple[Any, str | None]:
         return None, "not valid JSON"
     except RecursionError:
         return None, f"nested more than {MAX_PARAMS_DEPTH} levels deep"
-    if _depth(value) > MAX_PARAMS_DEPTH:
+    # No value nests deeper than the text has brackets: most params skip the walk.
+    brackets = raw.count("[") + raw.count("{")
+    if brackets > MAX_PARAMS_DEPTH and _depth(value) > MAX_PARAMS_DEPTH:
         return None, f"nested more than {MAX_PARAMS_DEPTH} levels deep"
     return value, None
 
