@@ -621,3 +621,48 @@ def test_hostile_row_renders_inert_in_every_console_function(name: str, v5_db: P
     for text in texts:
         assert_inert(text.plain, name)
         assert not any("link" in str(s.style) for s in text.spans)
+
+
+async def test_text_that_is_not_utf8_reads_as_replacement_characters(
+    v5_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A foreign writer's invalid UTF-8 must not hide every row (it failed whole queries)."""
+    ReviewService.open(v5_db).close()
+    with sqlite3.connect(v5_db) as conn:
+        pid = conn.execute(
+            "SELECT proposal_id FROM policy_proposals WHERE status = 'pending'"
+            " ORDER BY created_at, proposal_id LIMIT 1"
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE policy_proposals SET reason = CAST(X'6f6bff20c3' AS TEXT),"
+            " tract_id = CAST(X'74ff' AS TEXT) WHERE proposal_id = ?",
+            (pid,),
+        )
+        log_id = conn.execute("SELECT max(id) FROM policy_log").fetchone()[0]
+        conn.execute(
+            "UPDATE policy_log SET error_message = CAST(X'e282' AS TEXT) WHERE id = ?", (log_id,)
+        )
+    code, out, err = cli(capsys, "list", v5_db, "--json")
+    assert code == 0 and err == ""
+    got = next(p for p in json.loads(out) if p["proposal_id"] == pid)
+    assert got["reason"] == "ok\ufffd \ufffd" and got["tract_id"] == "t\ufffd"
+    code, out, err = cli(capsys, "log", v5_db, "--json", "--limit", "1")
+    assert code == 0 and json.loads(out)[0]["error_message"] == "\ufffd"
+    code, out, err = cli(capsys, "list", v5_db)
+    assert code == 0 and "ok\ufffd" in out
+
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.query_one(ProposalsPane).table
+        assert table.cursor_row.proposal_id == pid
+        assert "ok\ufffd" in str(app.query_one("#detail").render())
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.query_one(LogPane).table.row_count > 0
+        await pilot.press("q")
+    assert q(v5_db, "SELECT status FROM policy_proposals WHERE proposal_id=?", (pid,)) == [
+        ("approved",)
+    ]
