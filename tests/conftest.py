@@ -26,6 +26,20 @@ def committed_fixtures_untouched() -> Iterator[None]:
     assert not strays, f"a test opened a committed fixture in place: {strays}"
 
 
+@pytest.fixture(autouse=True)
+def search_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The log's search cache goes to a temporary directory, never ~/.cache.
+
+    An environment variable, so the CLI subprocesses a test starts inherit it.
+    """
+    path = tmp_path_factory.mktemp("tract-tui-cache")
+    monkeypatch.setenv("TRACT_TUI_CACHE_DIR", str(path))
+    monkeypatch.delenv("TRACT_TUI_SEARCH_INDEX", raising=False)
+    return path
+
+
 @pytest.fixture
 def fixture_copy(tmp_path: Path) -> Callable[[int], Path]:
     """Return a function copying tract-vN.db into tmp_path (never touch the committed files)."""

@@ -52,6 +52,8 @@ from tract_tui.storage.engine import OpenedDatabase, busy_error, open_database, 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from tract_tui.review.search import SearchIndex
+
 # The SQL below is plain SQLite run on sqlite3 connections (storage/connection.py):
 # importing SQLAlchemy would cost the console's launch about 0.3 s and 15-20 MB (issue 4).
 # Datetime, JSON and enum columns are read as the text tract stored, never trusted to parse.
@@ -121,6 +123,12 @@ class _Where:
     def __init__(self) -> None:
         self.terms: list[str] = []
         self.params: list[Any] = []
+        #: Read the table by rowid only (set with the search index's candidates).
+        self.not_indexed = False
+
+    def table(self, name: str) -> str:
+        """``name`` as the FROM clause names it (``NOT INDEXED`` when asked)."""
+        return f"{name} NOT INDEXED" if self.not_indexed else name
 
     def add(self, term: str, *params: Any) -> _Where:
         self.terms.append(term)
@@ -130,6 +138,7 @@ class _Where:
     def copy(self) -> _Where:
         other = _Where()
         other.terms, other.params = list(self.terms), list(self.params)
+        other.not_indexed = self.not_indexed
         return other
 
     def sql(self) -> str:
@@ -138,6 +147,7 @@ class _Where:
     def without(self, terms: Sequence[str]) -> _Where:
         """The same clause without these terms (and their parameters)."""
         other, i = _Where(), 0
+        other.not_indexed = self.not_indexed
         for term in self.terms:
             n = term.count("?")
             if term not in terms:
@@ -152,6 +162,15 @@ class _Where:
 
 #: The WHERE terms of since: / until: (see _log_where and _proposal_where).
 _TIME_TERMS = ("? <= created_at", "? >= created_at")
+#: The search index's prefilter of free words (see _log_where): the rows not
+#: indexed yet (newer than indexed_max), and the candidates among the others.
+_CANDIDATES_TERM = "(id > ? OR id IN (SELECT value FROM json_each(?)))"
+#: A listing with the search index scans every row not indexed yet, then sorts
+#: what matched; without it, a scan newest first stops once a page is full. Up to
+#: this many rows not indexed, the first always wins (about 10 ms at most).
+_TAIL_ROWS = 20_000
+#: The page the estimate of a listing's scan assumes (the console's page size).
+_PAGE_ROWS = 100
 
 
 def _bucket_edges(lo: str, start: datetime, end: datetime, buckets: int) -> list[str]:
@@ -274,6 +293,9 @@ class ReviewService:
             self.pool = ConnectionPool(db.path, read_only=db.read_only)
         self.clock: Clock = clock or datetime.now
         self.reviewer = reviewer or reviewer_name()
+        self._search: SearchIndex | None = None
+        self._search_made = False
+        self._search_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -297,6 +319,24 @@ class ReviewService:
     @property
     def path(self) -> str:
         return self.db.path
+
+    @property
+    def search(self) -> SearchIndex | None:
+        """The log's search index (a cache file, see review/search.py); None in memory.
+
+        Made on first use: its imports (hashlib, urllib) would cost the launch.
+        """
+        with self._search_lock:
+            if not self._search_made:
+                self._search_made = True
+                if self.db.path not in ("", ":memory:"):
+                    from tract_tui.review.search import SearchIndex
+
+                    try:
+                        self._search = SearchIndex(self.db.path)
+                    except (OSError, RuntimeError, ValueError):  # no home to cache in
+                        self._search = None
+            return self._search
 
     @property
     def engine(self) -> Engine:
@@ -937,7 +977,19 @@ class ReviewService:
 
     # --- the log ----------------------------------------------------------------------
 
-    def _log_where(self, flt: Filter | None) -> _Where:
+    def _log_where(
+        self,
+        flt: Filter | None,
+        conn: sqlite3.Connection,
+        *,
+        listing: bool = False,
+        cancelled: Cancelled | None = None,
+    ) -> _Where:
+        """The WHERE clause of a log query, read on ``conn`` (for the search index).
+
+        ``listing``: the query sorts newest first and stops at a page (see
+        :meth:`_prefilter`).
+        """
         flt = flt or Filter()
         where = _Where()
         _value_terms(where, flt, "policy", "policy_name")
@@ -954,7 +1006,56 @@ class ReviewService:
             _text_match(where, w, ("reason", "error_message"))
         for w in flt.excluded_words:
             _text_match(where, w, ("reason", "error_message"), negated=True)
+        if flt.words:
+            self._prefilter(where, flt.words, conn, listing=listing, cancelled=cancelled)
         return where
+
+    def _prefilter(
+        self,
+        where: _Where,
+        words: Sequence[str],
+        conn: sqlite3.Connection,
+        *,
+        listing: bool,
+        cancelled: Cancelled | None,
+    ) -> None:
+        """Narrow free words to the search index's candidate rows, when that pays.
+
+        The LIKE terms stay: they check every candidate (the index is only a
+        prefilter). Rows newer than the index are scanned; the others are
+        looked up by id (``NOT INDEXED``: the planner would otherwise walk the
+        time index in order and test each row against the list). A listing
+        whose rows not indexed yet are many gets the index only when the
+        word is rare enough there that a scan newest first would read more
+        rows to fill a page (estimated from the candidates' share of the
+        indexed rows): while the index is being built, a common word's first
+        page stays instant.
+        """
+        index = self.search
+        if index is None:
+            return
+        found = index.candidates(words, conn, count=not listing, cancelled=cancelled)
+        if found is None:
+            return
+        if listing and found.ids:
+            newest = conn.execute("SELECT max(id) FROM policy_log").fetchone()[0]
+            tail = int(newest or 0) - found.indexed_max
+            if tail > _TAIL_ROWS and tail * len(found.ids) > _PAGE_ROWS * found.indexed_max:
+                return
+        candidates = json.dumps(found.ids, separators=(",", ":"))
+        where.add(_CANDIDATES_TERM, found.indexed_max, candidates)
+        where.not_indexed = True
+
+    def update_search_index(self, cancelled: Cancelled | None = None) -> int:
+        """Bring the log's search index up to date; how many rows it indexed.
+
+        Seconds for a million rows the first time, a millisecond when nothing
+        is new. Stops soon after ``cancelled`` returns True (what was done is
+        kept). Never raises for a cache problem, and never writes to the
+        database (it is read through its own read-only connection).
+        """
+        index = self.search
+        return index.update(cancelled=cancelled) if index is not None else 0
 
     def list_log(
         self,
@@ -972,18 +1073,18 @@ class ReviewService:
         ``before`` = the key of the first row seen (newer rows); ``from_end``
         = the oldest page. Rows are always returned newest first.
         """
-        where = self._log_where(flt)
         ascending = from_end or before is not None
-        if after is not None:
-            where.add("(created_at, id) < (?, ?)", after[0], after[1])
-        if before is not None:
-            where.add("(created_at, id) > (?, ?)", before[0], before[1])
         order = "ASC" if ascending else "DESC"
-        sql = (
-            f"SELECT {_LOG_COLS} FROM policy_log{where.sql()}"
-            f" ORDER BY created_at {order}, id {order} LIMIT ?"
-        )
         with self._read(cancelled) as conn:
+            where = self._log_where(flt, conn, listing=True, cancelled=cancelled)
+            if after is not None:
+                where.add("(created_at, id) < (?, ?)", after[0], after[1])
+            if before is not None:
+                where.add("(created_at, id) > (?, ?)", before[0], before[1])
+            sql = (
+                f"SELECT {_LOG_COLS} FROM {where.table('policy_log')}{where.sql()}"
+                f" ORDER BY created_at {order}, id {order} LIMIT ?"
+            )
             rows = [_log_from(r) for r in conn.execute(sql, [*where.params, limit])]
         if ascending:
             rows.reverse()
@@ -1007,12 +1108,12 @@ class ReviewService:
         *,
         cancelled: Cancelled | None = None,
     ) -> list[LogEntry]:
-        where = self._log_where(flt)
-        sql = (
-            f"SELECT {_LOG_COLS} FROM policy_log{where.sql()}"
-            " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
-        )
         with self._read(cancelled) as conn:
+            where = self._log_where(flt, conn, listing=True, cancelled=cancelled)
+            sql = (
+                f"SELECT {_LOG_COLS} FROM {where.table('policy_log')}{where.sql()}"
+                " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?"
+            )
             params = [*where.params, limit, max(offset, 0)]
             return [_log_from(r) for r in conn.execute(sql, params)]
 
@@ -1029,19 +1130,21 @@ class ReviewService:
         Newest first, like :meth:`list_log`; ``cap`` stops counting there (the
         answer is then ``cap``), so a deep cursor never costs a deep scan.
         """
-        where = self._log_where(flt).add("(created_at, id) > (?, ?)", key[0], key[1])
-        if cap is None:
-            sql, params = f"SELECT count(*) FROM policy_log{where.sql()}", where.params
-        else:
-            sql = f"SELECT count(*) FROM (SELECT 1 FROM policy_log{where.sql()} LIMIT ?)"
-            params = [*where.params, max(cap, 0)]
         with self._read(cancelled) as conn:
+            where = self._log_where(flt, conn, listing=cap is not None, cancelled=cancelled)
+            where.add("(created_at, id) > (?, ?)", key[0], key[1])
+            table = where.table("policy_log")
+            if cap is None:
+                sql, params = f"SELECT count(*) FROM {table}{where.sql()}", where.params
+            else:
+                sql = f"SELECT count(*) FROM (SELECT 1 FROM {table}{where.sql()} LIMIT ?)"
+                params = [*where.params, max(cap, 0)]
             return int(conn.execute(sql, params).fetchone()[0])
 
     def count_log(self, flt: Filter | None = None, *, cancelled: Cancelled | None = None) -> int:
-        where = self._log_where(flt)
         with self._read(cancelled) as conn:
-            sql = f"SELECT count(*) FROM policy_log{where.sql()}"
+            where = self._log_where(flt, conn, cancelled=cancelled)
+            sql = f"SELECT count(*) FROM {where.table('policy_log')}{where.sql()}"
             return int(conn.execute(sql, where.params).fetchone()[0])
 
     def log_stats(
@@ -1054,12 +1157,11 @@ class ReviewService:
         range count per bucket: each is an index range for the indexed
         filters, instead of computing a bucket from every row's date.
         """
-        where = self._log_where(flt)
-        params = where.params
-        if where.text_only():
-            with self._read(cancelled) as conn:
-                return self._log_stats_scan(conn, where, buckets)
         with self._read(cancelled) as conn:
+            where = self._log_where(flt, conn, cancelled=cancelled)
+            params = where.params
+            if where.text_only() or where.not_indexed:
+                return self._log_stats_scan(conn, where, buckets)
             by_outcome = self._count_by_outcome(conn, where)
             total = sum(by_outcome.values())
             if not total:
@@ -1123,12 +1225,14 @@ class ReviewService:
         }
 
     def _log_stats_scan(self, conn: sqlite3.Connection, where: _Where, buckets: int) -> LogStats:
-        """:meth:`log_stats` for a filter of free words only: every row must be read.
+        """:meth:`log_stats` for free words: every row, or every candidate row, is read.
 
         Two plain table scans (``NOT INDEXED``: walking an index would add a
         random row lookup per row, several times slower), the second putting
         each matching row in its bucket with a binary search of CASEs over
-        the same edges the range counts use.
+        the same edges the range counts use. With the search index's
+        candidates, the same two passes read only those rows (by id) and the
+        rows not indexed yet.
         """
         rows = conn.execute(
             "SELECT outcome, n, min(lo) OVER (), max(hi) OVER () FROM ("
