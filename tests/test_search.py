@@ -16,7 +16,8 @@ What is checked:
    another format, no trigram tokenizer) leaves search correct; a read-only
    open searches and builds the cache and leaves the database byte-identical;
 4. two processes catching up at once index each row once;
-5. the plan of a rare word's listing looks the candidates up by id.
+5. the plan of a rare word's listing looks the candidates up by id;
+6. the console catches the index up in the background.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.apphelpers import clock
+from tests.apphelpers import SIZE, clock, settle
 from tract_tui.cli import main
 from tract_tui.models.review import LogEntry
 from tract_tui.review import search
@@ -671,3 +672,37 @@ def test_a_rare_word_is_looked_up_by_id(lagging_db: Path) -> None:
                     assert "USING INDEX" not in plan, plan
     finally:
         svc.close()
+
+
+# --- 6. the console ---------------------------------------------------------------------------
+
+
+async def test_the_console_catches_the_index_up_in_the_background(lagging_db: Path) -> None:
+    from textual.widgets import Input
+
+    from tract_tui.app import ReviewApp
+    from tract_tui.app.logview import LogPane
+
+    app = ReviewApp(lagging_db, clock=clock)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.service.search is not None
+        newest = execute(lagging_db, "SELECT max(id) FROM policy_log")[0][0]
+        assert app.service.search.indexed_max() < newest  # 40 rows added since
+        await pilot.press("2")
+        await settle(pilot)
+        log = app.query_one(LogPane)
+        assert log.table.row_count > 0
+        assert app.service.search.indexed_max() == newest
+        # an agent writes; the live refresh shows the row and indexes it
+        insert(
+            lagging_db,
+            [(*ROWS[0][:4], "late arrival wombat", *ROWS[0][5:8], "2026-02-25 11:59:00.000000")],
+        )
+        app.refresh_views()
+        await settle(pilot)
+        assert app.service.search.indexed_max() == newest + 1
+        log.query_one("#log-filter", Input).value = "wombat"
+        log.apply_filter()
+        await settle(pilot)
+        assert log.table.row_count == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -71,6 +72,10 @@ class LogPane(Vertical):
         self.filter = Filter()
         self._debounce: Timer | None = None
         self.facets_loaded = False
+        # the search index's catch-up: one worker at a time, run again if asked meanwhile
+        self._index_lock = threading.Lock()
+        self._indexing = False
+        self._index_again = False
 
     @property
     def review_app(self) -> ReviewApp:
@@ -236,6 +241,45 @@ class LogPane(Vertical):
         self._reload_stats(flt)
         if not exact:
             self._count_rows(flt, generation)
+        # after the rows (first build, live refresh, new filter): the catch-up costs a
+        # millisecond when nothing is new, and never delays the rows it follows
+        self.update_search_index()
+
+    # --- the search index ---------------------------------------------------------------
+
+    def update_search_index(self) -> None:
+        """Catch the log's search index up in a thread (the first time: seconds at 1M rows).
+
+        One catch-up at a time: asked while one runs, it runs once more when
+        that one ends (a live refresh every poll would otherwise cancel and
+        restart it before it finishes a batch).
+        """
+        with self._index_lock:
+            if self._indexing:
+                self._index_again = True
+                return
+            self._indexing = True
+            self._index_again = False
+        self._update_search_index()
+
+    @work(thread=True, exclusive=True, group="log-search-index", exit_on_error=False)
+    def _update_search_index(self) -> None:
+        """Never fails the console: the service falls back to scanning (review/search.py)."""
+        worker = get_current_worker()
+        service = self.review_app.service
+        while True:
+            failed = True
+            try:
+                if not worker.is_cancelled:
+                    service.update_search_index(cancelled=lambda: worker.is_cancelled)
+                failed = False
+            finally:
+                with self._index_lock:
+                    again = self._index_again and not worker.is_cancelled and not failed
+                    self._indexing = again
+                    self._index_again = False
+            if not again:
+                return
 
     @work(thread=True, exclusive=True, group="log-count")
     def _count_rows(self, flt: Filter, generation: int) -> None:
