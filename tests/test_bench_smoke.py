@@ -24,3 +24,4 @@ def test_quick_benchmark_runs(tmp_path: Path) -> None:
     assert header.search(out), out
     for metric in ("launch -> first rows", "decision committed, p99", "log filter", "'G'"):
         assert metric in out, metric
+    assert "search index build (first open, once" in out  # its own line, like the ix_tui_*
