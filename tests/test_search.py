@@ -478,6 +478,29 @@ def test_another_database_copied_over_the_path(fixture_copy: Callable[..., Path]
         svc.close()
 
 
+def test_an_index_of_mostly_deleted_rows_is_rebuilt_smaller(
+    fixture_copy: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search, "DEAD_ROWS", 100)
+    path = new_db(fixture_copy, make_rows(3000, seed=41), "dead.db")
+    svc = ReviewService.open(path, clock=clock)
+    svc.update_search_index()
+    before = index_path(path).stat().st_size
+    svc.gc_log(START + timedelta(minutes=2500))  # the oldest rows: the witness stays
+    assert svc.update_search_index() == 0  # this process checked once already
+    svc.close()
+    svc = ReviewService.open(path, clock=clock)  # the next console session
+    try:
+        left = execute(path, "SELECT count(*) FROM policy_log")[0][0]
+        assert svc.update_search_index() == left
+        assert index_path(path).stat().st_size * 2 < before
+        for text in ("locked", "école", "a_b"):
+            assert uses_index(svc, words(text), listing=False)
+            same_answers(svc, words(text))
+    finally:
+        svc.close()
+
+
 # --- 3. broken caches and read-only files -----------------------------------------------------
 
 

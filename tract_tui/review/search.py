@@ -22,7 +22,8 @@ How it stays right:
   rows get ids above every existing one. The index covers the ids up to
   ``indexed_max``; the query scans the rows above it (the newest, few) and
   looks the candidates up by id below it, so a deleted row simply does not
-  join.
+  join. Once per process, a catch-up that finds more deleted rows in the
+  index than live ones (``gc``) rebuilds it, smaller.
 - Deleting the newest rows lets SQLite hand their ids out again, to rows with
   other text. The meta table keeps a witness of the row ``indexed_max``: its
   ``created_at`` and a hash of its text. When that row is gone or differs (ids
@@ -45,6 +46,7 @@ No Textual and no SQLAlchemy here: plain ``sqlite3``.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import threading
@@ -80,7 +82,11 @@ COUNT_CAP = 50_000
 MAX_TRIGRAMS = 32
 #: Candidate lists remembered per index (the rows, count and stats of one filter
 #: each ask for the same words; a common word costs up to 10 ms to rule out).
-MEMO_SIZE = 16
+#: At most 8 x 50,000 ids as JSON text: about 3 MB.
+MEMO_SIZE = 8
+#: The index is rebuilt when it holds more rows deleted since (``gc``) than live
+#: ones, and at least this many: dead rows only make candidate lists longer.
+DEAD_ROWS = 10_000
 #: How long a catch-up waits for another process's batch (its lock) before giving up.
 BUSY_TIMEOUT_S = 30.0
 
@@ -185,7 +191,13 @@ class Candidates:
     """
 
     indexed_max: int
-    ids: list[int]
+    count: int
+    #: The candidates' ids as a JSON array (what ``json_each`` reads in the query).
+    ids_json: str
+
+    @property
+    def ids(self) -> list[int]:
+        return [int(i) for i in json.loads(self.ids_json)]
 
 
 @dataclass(frozen=True)
@@ -201,8 +213,10 @@ class SearchIndex:
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
         self.db_path = os.path.realpath(db_path)
         self.path = index_path(self.db_path)
-        self._memo: OrderedDict[tuple[object, ...], list[int] | None] = OrderedDict()
+        self._memo: OrderedDict[tuple[object, ...], tuple[int, str] | None] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self._dead_checked = False
+        self._emptied = False  # a rebuild started: free pages to give back when done
 
     # --- reading ----------------------------------------------------------------------
 
@@ -239,11 +253,12 @@ class SearchIndex:
                 with self._memo_lock:
                     hit, known = key in self._memo, self._memo.get(key)
                 if not hit:
-                    rows = cache.execute(
-                        "SELECT rowid FROM log_fts WHERE log_fts MATCH ? LIMIT ?",
+                    n, ids_json = cache.execute(  # the JSON is made by SQLite: no row in Python
+                        "SELECT count(*), json_group_array(rowid) FROM"
+                        " (SELECT rowid FROM log_fts WHERE log_fts MATCH ? LIMIT ?)",
                         (match_query(grams), cap + 1),
-                    ).fetchall()
-                    known = [int(r[0]) for r in rows] if len(rows) <= cap else None
+                    ).fetchone()
+                    known = (int(n), str(ids_json)) if n <= cap else None
                     with self._memo_lock:
                         self._memo[key] = known
                         while len(self._memo) > MEMO_SIZE:
@@ -252,7 +267,7 @@ class SearchIndex:
             return None
         if known is None:
             return None
-        return Candidates(state.indexed_max, known)
+        return Candidates(state.indexed_max, *known)
 
     def indexed_max(self) -> int:
         """The highest policy_log id indexed (0: nothing, or no usable cache)."""
@@ -354,17 +369,27 @@ class SearchIndex:
         with closing(self._connect()) as conn:
             conn.execute("ATTACH DATABASE ? AS src", (_uri(self.db_path, "ro"),))
             conn.set_progress_handler(lambda: 1 if stop() else 0, 20_000)
-            while not stop():
-                try:
+            try:
+                if not self._dead_checked:  # once per process: two counts, ~0.2 s at 1M
+                    with self._batch(conn):
+                        if self._mostly_dead(conn):
+                            self._reset(conn)
+                    self._dead_checked = True
+                while not stop():
                     with self._batch(conn):
                         n = self._index_batch(conn, batch)
-                except sqlite3.OperationalError as e:
-                    if "interrupt" in str(e) and stop():
-                        return
-                    raise
-                if n < 0:
+                    if n < 0:
+                        break
+                    done[0] += n
+                if self._emptied:  # a rebuild done: give back what the old index freed
+                    self._emptied = False
+                    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+                    if free * 4 > conn.execute("PRAGMA page_count").fetchone()[0]:
+                        conn.execute("VACUUM main")
+            except sqlite3.OperationalError as e:
+                if "interrupt" in str(e) and stop():
                     return
-                done[0] += n
+                raise
 
     @contextmanager
     def _batch(self, conn: sqlite3.Connection) -> Iterator[None]:
@@ -425,8 +450,22 @@ class SearchIndex:
         ).fetchone()
         return self._state(conn) if exists else None
 
+    def _mostly_dead(self, conn: sqlite3.Connection) -> bool:
+        """More rows deleted from the log since they were indexed than live ones."""
+        state = self._own_state(conn)
+        if state is None or state.indexed_max <= 0:
+            return False
+        indexed = conn.execute("SELECT count(*) FROM log_fts_docsize").fetchone()[0]
+        live = conn.execute("SELECT count(*) FROM src.policy_log").fetchone()[0]
+        newer = conn.execute(
+            "SELECT count(*) FROM src.policy_log WHERE id > ?", (state.indexed_max,)
+        ).fetchone()[0]
+        dead = int(indexed) - (int(live) - int(newer))
+        return dead >= DEAD_ROWS and dead > int(live) - int(newer)
+
     def _reset(self, conn: sqlite3.Connection) -> None:
         """Empty the index (in the current transaction): the next batches rebuild it."""
+        self._emptied = True
         conn.execute("DROP TABLE IF EXISTS log_fts")
         conn.execute(_FTS)
         conn.execute("DELETE FROM meta")

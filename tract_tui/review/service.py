@@ -1037,13 +1037,12 @@ class ReviewService:
         found = index.candidates(words, conn, count=not listing, cancelled=cancelled)
         if found is None:
             return
-        if listing and found.ids:
+        if listing and found.count:
             newest = conn.execute("SELECT max(id) FROM policy_log").fetchone()[0]
             tail = int(newest or 0) - found.indexed_max
-            if tail > _TAIL_ROWS and tail * len(found.ids) > _PAGE_ROWS * found.indexed_max:
+            if tail > _TAIL_ROWS and tail * found.count > _PAGE_ROWS * found.indexed_max:
                 return
-        candidates = json.dumps(found.ids, separators=(",", ":"))
-        where.add(_CANDIDATES_TERM, found.indexed_max, candidates)
+        where.add(_CANDIDATES_TERM, found.indexed_max, found.ids_json)
         where.not_indexed = True
 
     def update_search_index(self, cancelled: Cancelled | None = None) -> int:
