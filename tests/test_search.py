@@ -662,6 +662,31 @@ def test_a_cancelled_catch_up_keeps_whole_batches(fixture_copy: Callable[..., Pa
         svc.close()
 
 
+def test_while_the_index_is_young_a_page_of_a_common_word_is_scanned(
+    fixture_copy: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Few rows indexed, many not: a common word's first page is found sooner newest first."""
+    from tract_tui.review import service as service_module
+
+    monkeypatch.setattr(service_module, "_TAIL_ROWS", 0)
+    rows = [(*r[:4], f"common row {i}", *r[5:7], None, r[8]) for i, r in enumerate(ROWS)]
+    rows[-1] = (*rows[-1][:4], "common but rare-ish", *rows[-1][5:])
+    path = new_db(fixture_copy, rows, "young.db")
+    index = SearchIndex(path)
+    all_ids = [r[0] for r in execute(path, "SELECT id FROM policy_log ORDER BY id")]
+    index.update(cancelled=lambda: index.indexed_max() > 0, batch=100)  # one batch
+    assert index.indexed_max() == all_ids[99]
+    svc = ReviewService.open(path, clock=clock)
+    try:
+        assert not uses_index(svc, words("common"))  # a page: the scan is sooner
+        assert uses_index(svc, words("common"), listing=False)  # a count reads every row
+        assert uses_index(svc, words("rare-ish"))  # in no indexed row: only the rest is read
+        for text in ("common", "rare-ish"):
+            same_answers(svc, words(text))
+    finally:
+        svc.close()
+
+
 # --- 5. the plan ------------------------------------------------------------------------------
 
 
