@@ -666,3 +666,28 @@ async def test_text_that_is_not_utf8_reads_as_replacement_characters(
     assert q(v5_db, "SELECT status FROM policy_proposals WHERE proposal_id=?", (pid,)) == [
         ("approved",)
     ]
+
+
+@pytest.mark.parametrize("name", ["a#b.db", "c?d.db", "e%41.db", "sp ace é.db"])
+async def test_a_file_name_with_uri_characters_opens_and_creates_nothing_else(
+    name: str, fixture_copy: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SQLite reads ``?``/``#``/``%`` in a ``file:`` URI: ``a#b.db`` was opened as ``a``."""
+    path = fixture_copy(1, name)  # v1: the first open migrates it
+    before = sorted(p.name for p in path.parent.iterdir())
+    code, out, err = cli(capsys, "list", path, "--json")
+    assert (code, err) == (0, "") and json.loads(out) == []
+    assert q(path, "SELECT value FROM _trace_meta WHERE key='schema_version'") == [("5",)]
+    svc = ReviewService.open(path, read_only=True)
+    try:
+        assert svc.read_only and svc.count_proposals() == 0
+        assert svc.watcher().changed() is False
+    finally:
+        svc.close()
+    app = app_for(path, read_only=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not isinstance(app.screen, ErrorScreen)
+        await pilot.press("q")
+    after = {p.name for p in path.parent.iterdir()} - {name + "-wal", name + "-shm"}
+    assert sorted(after) == before

@@ -56,7 +56,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+
+from tract_tui.storage.engine import sqlite_uri
 
 #: Bump when the cache's layout changes: an older cache file is then rebuilt.
 FORMAT_VERSION = 1
@@ -132,9 +133,7 @@ def index_path(db_path: str | os.PathLike[str]) -> Path:
 
 
 def _uri(path: str | os.PathLike[str], mode: str) -> str:
-    """A ``file:`` URI for ``path`` (``?``, ``#`` and ``%`` in names are escaped)."""
-    absolute = Path(path).absolute().as_posix()
-    return f"file:{quote(absolute, safe='/')}?mode={mode}"
+    return sqlite_uri(path, f"mode={mode}")
 
 
 def trigrams(words: Iterable[str], limit: int = MAX_TRIGRAMS) -> list[str]:

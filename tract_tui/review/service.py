@@ -47,7 +47,13 @@ from tract_tui.models.review import (
 )
 from tract_tui.review.filters import Filter
 from tract_tui.storage.connection import ConnectionPool
-from tract_tui.storage.engine import OpenedDatabase, busy_error, open_database, write_engine
+from tract_tui.storage.engine import (
+    OpenedDatabase,
+    busy_error,
+    open_database,
+    sqlite_uri,
+    write_engine,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -1352,7 +1358,7 @@ class ChangeWatcher:
     """
 
     def __init__(self, path: str) -> None:
-        uri = f"file:{os.path.abspath(path)}?mode=ro"
+        uri = sqlite_uri(path, "mode=ro")
         self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=5)
         self._lock = threading.Lock()
         self._last = self._version()

@@ -22,10 +22,9 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from tract_tui.exceptions import ReadOnlyError
-from tract_tui.storage.engine import busy_timeout_ms
+from tract_tui.storage.engine import busy_timeout_ms, sqlite_uri
 
 #: SQLite VM steps between two polls of a read's ``interrupt`` callback (well under 1 ms).
 PROGRESS_STEPS = 20_000
@@ -91,7 +90,7 @@ class ConnectionPool:
         """A new connection, configured like the SQLAlchemy engine's."""
         timeout = busy_timeout_ms() / 1000
         if self.read_only:
-            uri = f"file:{Path(self.path).absolute().as_posix()}?mode=ro"
+            uri = sqlite_uri(self.path, "mode=ro")
             conn = sqlite3.connect(
                 uri, uri=True, isolation_level=None, check_same_thread=False, timeout=timeout
             )

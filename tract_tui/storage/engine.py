@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote_to_bytes
 
 from tract_tui.exceptions import (
     CorruptDatabaseError,
@@ -59,6 +60,18 @@ BUSY_TIMEOUT_ENV = "TRACT_TUI_BUSY_TIMEOUT_MS"
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: Files SQLite keeps beside a database: write-ahead log, its shared-memory index, rollback journal.
 SIDE_SUFFIXES = ("-wal", "-shm", "-journal")
+
+
+def sqlite_uri(path: str | os.PathLike[str], query: str) -> str:
+    """A ``file:`` URI for ``path`` with ``query`` (e.g. ``mode=ro``).
+
+    SQLite's URI parser reads ``?`` and ``#`` as delimiters and ``%XX`` as
+    escapes, so a file named ``a#b.db`` opened as ``file:a#b.db`` is ``a``
+    (created empty in read-write modes). Every byte but letters, digits and
+    ``/-._~`` is percent-escaped, the file name's own bytes included.
+    """
+    absolute = os.fsencode(os.path.abspath(path))
+    return f"file:{quote(absolute, safe='/')}?{query}"
 
 
 def busy_timeout_ms() -> int:
@@ -117,9 +130,10 @@ def create_trace_engine(
     else:
         path = Path(db_path).absolute()
         if read_only:
-            url = f"sqlite:///file:{path.as_posix()}?mode=ro&uri=true"
+            # SQLAlchemy unquotes the URL's database part once: escape the URI's escapes.
+            url = f"sqlite:///{quote(sqlite_uri(path, 'mode=ro'), safe='/:?=&')}&uri=true"
         else:
-            url = f"sqlite:///{path.as_posix()}"
+            url = f"sqlite:///{quote(os.fsencode(path), safe='/')}"  # "?" would start a query
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
     timeout_ms = busy_timeout_ms()
@@ -251,7 +265,7 @@ def _inspect_mode(path: str, header: bytes) -> str:
 
 def _raw_inspect_connection(path: str, mode: str) -> sqlite3.Connection:
     params = {"rw": "mode=rw", "immutable": "mode=ro&immutable=1"}.get(mode, "mode=ro")
-    uri = f"file:{Path(path).absolute().as_posix()}?{params}"
+    uri = sqlite_uri(path, params)
     conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_ms() / 1000)
     if mode == "rw":
         conn.execute("PRAGMA query_only = ON")
@@ -375,8 +389,8 @@ def _database_path(engine: Engine) -> str | None:
     db = engine.url.database
     if not db or db == ":memory:":
         return None
-    if db.startswith("file:"):
-        db = db[5:]
+    if db.startswith("file:"):  # a read-only engine's URI: its path is percent-escaped
+        db = os.fsdecode(unquote_to_bytes(db[5:]))
     return db
 
 
@@ -531,7 +545,7 @@ def open_database(
                     f"to {SCHEMA_VERSION}, which a read-only open cannot do; open it writable "
                     "once (or with tract) first",
                 )
-            uri = f"file:{Path(path).absolute().as_posix()}?mode=ro"
+            uri = sqlite_uri(path, "mode=ro")
             try:
                 conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_ms() / 1000)
                 try:
