@@ -425,11 +425,19 @@ async def wait_until(check: Callable[[], bool], timeout: float = 120) -> None:
 
 
 def open_app(path: Path) -> tuple[Any, Any]:
-    from tract_tui.app import ReviewApp
+    """The app as ``tract-tui PATH`` runs it, headless: including run_console's GC settling.
+
+    After its first frame the console collects once and freezes what survived
+    (Textual's modules, styles, widgets); without that, full collections of
+    30-70 ms over this process's heap landed inside the timings.
+    """
+    from tract_tui.app import ReviewApp, settle_gc
     from tract_tui.review.service import ReviewService
 
     service = ReviewService.open(path)
-    return ReviewApp(path, service=service), service
+    app = ReviewApp(path, service=service)
+    app.first_frame_hooks.append(settle_gc)
+    return app, service
 
 
 async def bench_decisions(path: Path, n: int) -> tuple[list[float], list[str]]:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from tract_tui.app.paging import Listing
     from tract_tui.review.service import ChangeWatcher, ReviewService
 
-__all__ = ["ReviewApp", "run_console"]
+__all__ = ["ReviewApp", "run_console", "settle_gc"]
 
 #: After the first frame: collect what startup left behind, then move the survivors
 #: (Textual's modules, styles and widgets) out of the collector's sight for good.
@@ -88,12 +88,13 @@ def _run_app(path: str, service: ReviewService) -> int:
     app = ReviewApp(path, service=service)
     reader.join()
     app.preload(preloaded[0])  # the first rows are in the first frame
-    app.first_frame_hooks.append(lambda: app.set_timer(GC_SETTLE_DELAY, _settle_gc))
+    app.first_frame_hooks.append(lambda: app.set_timer(GC_SETTLE_DELAY, settle_gc))
     result = app.run()
     return int(result or 0)
 
 
-def _settle_gc() -> None:
+def settle_gc() -> None:
+    """Collect once, freeze the survivors, collect as usual from now on (see run_console)."""
     gc.collect()
     gc.freeze()
     gc.enable()
