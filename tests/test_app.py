@@ -434,3 +434,13 @@ async def test_clicking_a_tab_shows_its_view(v5_db: Path) -> None:
         await pilot.click(TabBar, offset=(60, 0))  # past the labels: nothing
         await settle(pilot)
         assert app.query_one("#tabs", ContentSwitcher).current == "proposals"
+
+
+def test_log_stats_line_counts_one_row_in_the_singular() -> None:
+    from tract_tui.app.logview import stats_text
+    from tract_tui.models.review import LogStats
+
+    one = stats_text(LogStats(1, {"skipped": 1}, [1], None, None), 1).plain
+    assert one.startswith("1 row ") and "rows" not in one
+    many = stats_text(LogStats(1234, {"skipped": 1234}, [1234], None, None), 1234).plain
+    assert many.startswith("1,234 rows")

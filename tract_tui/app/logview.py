@@ -39,7 +39,7 @@ SELECTS = (("policy", "policy"), ("outcome", "outcome"), ("trigger", "trigger"),
 
 def stats_text(stats: LogStats, total: int) -> Text:
     out = Text()
-    out.append(f"{total:,} rows", style="bold")
+    out.append(f"{total:,} row{'' if total == 1 else 's'}", style="bold")
     for outcome, n in stats.by_outcome.items():
         out.append("  ·  ")
         out.append(safe(outcome), style=OUTCOME_STYLES.get(outcome, ""))
