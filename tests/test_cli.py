@@ -809,3 +809,56 @@ def test_example_agent_runs_against_a_copy(db: Path) -> None:
     assert ids(db, "status='executed' AND proposal_id LIKE 'ab18%'")
     assert ids(db, "status='executed' AND proposal_id LIKE 'a51b%'")
     assert "executed" in r.stdout
+
+
+def test_release_gives_back_a_claim_whose_agent_died(v5_db: Path) -> None:
+    """An agent killed mid-action leaves its claim executing; a reviewer puts it back."""
+    code = (
+        "import os, sys\n"
+        "from tract_tui.api import open_queue\n"
+        "q = open_queue(sys.argv[1])\n"
+        "pid = q.pending()[0].proposal_id\n"
+        "q.approve(pid)\n"
+        "claims = q.claim_approved(q.get(pid).tract_id)  # held: dropping it releases\n"
+        "claim = next(claims)\n"
+        "print(claim.proposal_id, flush=True)\n"
+        "os._exit(9)  # killed: no release, no result\n"
+    )
+    agent = subprocess.run(
+        [sys.executable, "-c", code, str(v5_db)], capture_output=True, text=True, env=ENV
+    )
+    assert agent.returncode == 9, agent.stderr
+    stuck = agent.stdout.strip()
+    status = "SELECT status FROM policy_proposals WHERE proposal_id = ?"
+    with sqlite3.connect(v5_db) as conn:
+        assert conn.execute(status, (stuck,)).fetchone() == ("executing",)
+        logs_before = conn.execute("SELECT count(*) FROM policy_log").fetchone()[0]
+    listed = run("list", v5_db, "--filter", "status:executing", "--json")
+    assert [p["proposal_id"] for p in json.loads(listed.stdout)] == [stuck]
+
+    r = run("release", v5_db, stuck[:10], "--reason", "agent OOM-killed", "--json")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    (report,) = json.loads(r.stdout)
+    assert report["released"] is True and report["status"] == "approved"
+    with sqlite3.connect(v5_db) as conn:
+        assert conn.execute(status, (stuck,)).fetchone() == ("approved",)
+        log = conn.execute(
+            "SELECT outcome, reason, error_message, policy_name FROM policy_log WHERE id = ?",
+            (report["log_id"],),
+        ).fetchone()
+        assert conn.execute("SELECT count(*) FROM policy_log").fetchone()[0] == logs_before + 1
+    assert log[0] == "error"
+    assert log[1] == f"claim released by {reviewer_name()}: agent OOM-killed"
+    assert "did not finish" in log[2]
+
+    # once approved again it is not stuck: nothing changes, exit 1, one line per ID
+    again = run("release", v5_db, stuck, "nosuchid")
+    assert again.returncode == 1 and again.stdout == ""
+    lines = again.stderr.strip().splitlines()
+    assert lines == [
+        f"tract-tui: {stuck}: is approved, not executing; nothing was changed",
+        "tract-tui: nosuchid: no such proposal",
+    ]
+    with sqlite3.connect(v5_db) as conn:
+        assert conn.execute("SELECT count(*) FROM policy_log").fetchone()[0] == logs_before + 1
+    assert "release" in run("--help").stdout

@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from tract_tui import __version__
 from tract_tui.exceptions import (
+    ProposalConflictError,
     ProposalNotFoundError,
     ReadOnlyError,
     TraceError,
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
     from tract_tui.review.service import ReviewService
 
 PROG = "tract-tui"
-COMMANDS = ("list", "show", "approve", "reject", "expire", "log", "gc")
+COMMANDS = ("list", "show", "approve", "reject", "expire", "release", "log", "gc")
 #: Options whose value may start with "-" (a negated filter term, a note): glued as --opt=VALUE.
 GLUED_OPTIONS = ("--filter", "--note", "--reason")
 PAGE = 500
@@ -387,6 +388,17 @@ def build_command_parser() -> argparse.ArgumentParser:
     json_flag(p, "a report per ID")
 
     p = command(
+        "release",
+        "give back claims whose agent died",
+        "Put proposals stuck in 'executing' (their agent was killed mid-action) back to\n"
+        "approved, so an agent can claim them again; each is logged as an error with your\n"
+        "login. Find them with: list PATH --filter status:executing",
+    )
+    p.add_argument("ids", metavar="ID", nargs="+", help="proposal ids or unique prefixes")
+    p.add_argument("--reason", metavar="TEXT", help="why (kept in the log row)")
+    json_flag(p, "a report per ID")
+
+    p = command(
         "expire",
         "expire proposals pending for too long",
         "Mark pending proposals older than AGE as expired (each logged).",
@@ -642,6 +654,55 @@ def cmd_decide(svc: ReviewService, args: argparse.Namespace, out: Output) -> int
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
+def cmd_release(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
+    _require_writable(svc, "release claims")
+    report: list[dict[str, Any]] = []
+    failed = False
+    for given, full in resolve_ids(svc, args.ids):
+        current: str | None = None
+        if full is None:
+            message = "no such proposal"
+        else:
+            try:
+                d = svc.release_stuck(full, args.reason)
+            except ProposalConflictError as e:
+                current = e.current_status
+                message = f"is {current}, not executing; nothing was changed"
+            except ProposalNotFoundError:
+                message = "no such proposal"
+            else:
+                report.append(
+                    {
+                        "id": given,
+                        "proposal_id": full,
+                        "released": True,
+                        "status": d.status,
+                        "log_id": d.log_id,
+                        "error": None,
+                    }
+                )
+                if not args.json:
+                    who = f"{one_line(d.tract_id, 40)} · {one_line(d.policy_name, 40)}"
+                    released = out.style("released", STATUS_STYLE["approved"])
+                    out.line(f"{released} {printable(full)}  {who}")
+                continue
+        failed = True
+        report.append(
+            {
+                "id": given,
+                "proposal_id": full,
+                "released": False,
+                "status": current,
+                "log_id": None,
+                "error": message,
+            }
+        )
+        error_line(f"{full or given}: {message}")
+    if args.json:
+        out.json(report)
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
 def cmd_expire(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
     age: timedelta = args.older_than
     if not args.dry_run:
@@ -715,6 +776,7 @@ HANDLERS: dict[str, Callable[[ReviewService, argparse.Namespace, Output], int]] 
     "approve": cmd_decide,
     "reject": cmd_decide,
     "expire": cmd_expire,
+    "release": cmd_release,
     "log": cmd_log,
     "gc": cmd_gc,
 }

@@ -972,6 +972,24 @@ class ReviewService:
             resolved=True,
         )
 
+    def release_stuck(self, proposal_id: str, note: str | None = None) -> Decision:
+        """A reviewer gives back a claim whose agent died: approved again, logged as an error.
+
+        A killed agent leaves its proposal ``executing`` for good (the schema
+        keeps no claim time to expire it by); only a person can tell it is stuck.
+        """
+        reason = f"claim released by {self.reviewer}" + (f": {note}" if note else "")
+        return self._transition(
+            proposal_id,
+            expected=(EXECUTING,),
+            new_status="approved",
+            outcome="error",
+            reason=reason,
+            trigger="review",
+            error_message="the claiming agent did not finish; approved again for a retry",
+            resolved=True,
+        )
+
     def release(self, proposal_id: str) -> None:
         """Give back a claim without a result (no log row)."""
         with self._write() as conn:
