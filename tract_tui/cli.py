@@ -34,7 +34,7 @@ from tract_tui.review.filters import Filter, When, parse_age, parse_filter, pars
 from tract_tui.text import cell_width, fit, one_line, printable
 
 if TYPE_CHECKING:
-    from tract_tui.models.review import DecisionOutcome, LogEntry, Proposal
+    from tract_tui.models.review import Decision, DecisionOutcome, LogEntry, Proposal
     from tract_tui.review.service import ReviewService
 
 PROG = "tract-tui"
@@ -603,6 +603,65 @@ def resolve_ids(svc: ReviewService, given: Sequence[str]) -> list[tuple[str, str
     return out
 
 
+#: One ID's result: (as given, full id or None, its decision, or its status if not decided).
+IdOutcome = tuple[str, "str | None", "Decision | None", "str | None"]
+
+
+def report_per_id(
+    out: Output,
+    as_json: bool,
+    outcomes: Iterable[IdOutcome],
+    *,
+    done_key: str,
+    label: str,
+    wanted: str,
+) -> int:
+    """Report each ID: done, or why not (its status was not ``wanted``, or no such ID).
+
+    One line per ID done (or a ``--json`` object), one stderr line per ID not
+    done; exit 1 when any was not.
+    """
+    report: list[dict[str, Any]] = []
+    failed = False
+    for given, full, d, current in outcomes:
+        if d is not None:
+            report.append(
+                {
+                    "id": given,
+                    "proposal_id": full,
+                    done_key: True,
+                    "status": d.status,
+                    "log_id": d.log_id,
+                    "error": None,
+                }
+            )
+            if not as_json:
+                who = f"{one_line(d.tract_id, 40)} · {one_line(d.policy_name, 40)}"
+                out.line(
+                    f"{out.style(label, STATUS_STYLE[d.status])} {printable(d.proposal_id)}  {who}"
+                )
+            continue
+        failed = True
+        if current is not None:
+            message = f"is {current}, not {wanted}; nothing was changed"
+        else:
+            message = "no such proposal"
+        report.append(
+            {
+                "id": given,
+                "proposal_id": full,
+                done_key: False,
+                "status": current,
+                "log_id": None,
+                "error": message,
+            }
+        )
+        error_line(f"{full or given}: {message}")
+    if as_json:
+        out.json(report)
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
 def cmd_decide(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
     status = "approved" if args.command == "approve" else "rejected"
     note = args.note if args.command == "approve" else args.reason
@@ -612,95 +671,37 @@ def cmd_decide(svc: ReviewService, args: argparse.Namespace, out: Output) -> int
     results: dict[str, DecisionOutcome] = {
         r.proposal_id: r for r in svc.decide_many(found, status, note)
     }
-    report: list[dict[str, Any]] = []
-    failed = False
+    outcomes: list[IdOutcome] = []
     for given, full in resolved:
         r = results.get(full) if full is not None else None
-        if r is not None and r.decision is not None:
-            d = r.decision
-            report.append(
-                {
-                    "id": given,
-                    "proposal_id": full,
-                    "decided": True,
-                    "status": d.status,
-                    "log_id": d.log_id,
-                    "error": None,
-                }
-            )
-            if not args.json:
-                who = f"{one_line(d.tract_id, 40)} · {one_line(d.policy_name, 40)}"
-                out.line(f"{out.style(status, STATUS_STYLE[status])} {printable(full)}  {who}")
-            continue
-        failed = True
-        current = r.current_status if r is not None else None
-        if current is not None:
-            message = f"is {current}, not pending; nothing was changed"
+        if r is None:
+            outcomes.append((given, full, None, None))
         else:
-            message = "no such proposal"
-        report.append(
-            {
-                "id": given,
-                "proposal_id": full,
-                "decided": False,
-                "status": current,
-                "log_id": None,
-                "error": message,
-            }
-        )
-        error_line(f"{full or given}: {message}")
-    if args.json:
-        out.json(report)
-    return EXIT_PARTIAL if failed else EXIT_OK
+            outcomes.append((given, full, r.decision, r.current_status))
+    return report_per_id(
+        out, args.json, outcomes, done_key="decided", label=status, wanted="pending"
+    )
 
 
 def cmd_release(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
     _require_writable(svc, "release claims")
-    report: list[dict[str, Any]] = []
-    failed = False
-    for given, full in resolve_ids(svc, args.ids):
-        current: str | None = None
+
+    def release(
+        given: str, full: str | None
+    ) -> tuple[str, str | None, Decision | None, str | None]:
         if full is None:
-            message = "no such proposal"
-        else:
-            try:
-                d = svc.release_stuck(full, args.reason)
-            except ProposalConflictError as e:
-                current = e.current_status
-                message = f"is {current}, not executing; nothing was changed"
-            except ProposalNotFoundError:
-                message = "no such proposal"
-            else:
-                report.append(
-                    {
-                        "id": given,
-                        "proposal_id": full,
-                        "released": True,
-                        "status": d.status,
-                        "log_id": d.log_id,
-                        "error": None,
-                    }
-                )
-                if not args.json:
-                    who = f"{one_line(d.tract_id, 40)} · {one_line(d.policy_name, 40)}"
-                    released = out.style("released", STATUS_STYLE["approved"])
-                    out.line(f"{released} {printable(full)}  {who}")
-                continue
-        failed = True
-        report.append(
-            {
-                "id": given,
-                "proposal_id": full,
-                "released": False,
-                "status": current,
-                "log_id": None,
-                "error": message,
-            }
-        )
-        error_line(f"{full or given}: {message}")
-    if args.json:
-        out.json(report)
-    return EXIT_PARTIAL if failed else EXIT_OK
+            return given, full, None, None
+        try:
+            return given, full, svc.release_stuck(full, args.reason), None
+        except ProposalConflictError as e:
+            return given, full, None, e.current_status
+        except ProposalNotFoundError:
+            return given, full, None, None
+
+    outcomes = (release(given, full) for given, full in resolve_ids(svc, args.ids))
+    return report_per_id(
+        out, args.json, outcomes, done_key="released", label="released", wanted="executing"
+    )
 
 
 def cmd_expire(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
