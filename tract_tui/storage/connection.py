@@ -160,11 +160,7 @@ class ConnectionPool:
             finally:
                 if interrupt is not None:
                     conn.set_progress_handler(None, 0)
-                try:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    healthy[0] = False
+                _rollback(conn, healthy)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -176,21 +172,9 @@ class ConnectionPool:
             changes = conn.total_changes
             try:
                 yield conn
-            except BaseException:
-                try:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    healthy[0] = False
-                raise
-            try:
                 conn.execute("COMMIT")
-            except BaseException:
-                try:
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    healthy[0] = False
+            except BaseException:  # the caller's error, or the COMMIT's own
+                _rollback(conn, healthy)
                 raise
             self._written(conn.total_changes - changes)
 
@@ -236,3 +220,12 @@ class ConnectionPool:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _rollback(conn: sqlite3.Connection, healthy: list[bool]) -> None:
+    """Roll back what is open; a connection that cannot is not given out again."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        healthy[0] = False
