@@ -132,10 +132,6 @@ def index_path(db_path: str | os.PathLike[str]) -> Path:
     return cache_root() / "search" / f"{digest}.db"
 
 
-def _uri(path: str | os.PathLike[str], mode: str) -> str:
-    return sqlite_uri(path, f"mode={mode}")
-
-
 def trigrams(words: Iterable[str], limit: int = MAX_TRIGRAMS) -> list[str]:
     """The distinct 3-character pieces of the words that have 3 characters or more.
 
@@ -282,7 +278,10 @@ class SearchIndex:
     @contextmanager
     def _reader(self, cancelled: Cancelled | None) -> Iterator[sqlite3.Connection]:
         conn = sqlite3.connect(
-            _uri(self.path, "ro"), uri=True, isolation_level=None, check_same_thread=False
+            sqlite_uri(self.path, "mode=ro"),
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
         )
         with closing(conn):
             conn.execute("PRAGMA busy_timeout = 1000")
@@ -344,7 +343,7 @@ class SearchIndex:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
-            _uri(self.path, "rwc"),
+            sqlite_uri(self.path, "mode=rwc"),
             uri=True,
             isolation_level=None,
             check_same_thread=False,
@@ -366,7 +365,7 @@ class SearchIndex:
         if stop():
             return
         with closing(self._connect()) as conn:
-            conn.execute("ATTACH DATABASE ? AS src", (_uri(self.db_path, "ro"),))
+            conn.execute("ATTACH DATABASE ? AS src", (sqlite_uri(self.db_path, "mode=ro"),))
             conn.set_progress_handler(lambda: 1 if stop() else 0, 20_000)
             try:
                 if not self._dead_checked:  # once per process: two counts, ~0.2 s at 1M
