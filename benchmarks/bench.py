@@ -28,7 +28,7 @@ script ran). What it measures, each side by side with its floor:
 4. each log filter changed -> its first rows drawn (timed to the table's
    ``render_line`` of the new first row); the exact count, which may come
    later, is reported beside it. The log's search index (a cache file, see
-   ``tract_tui/review/search.py``) is built first, like the ix_tui_* indexes:
+   ``tract_tui/storage/search.py``) is built first, like the ix_tui_* indexes:
    the console builds it in the background the first time its log view is
    shown; its build time and size are reported on their own line.
 5. ``G`` on the pending list -> the last row drawn.
@@ -186,7 +186,7 @@ def ensure_database(out: Path, label: str) -> tuple[Path, float | None, float | 
     Returns (path, build seconds, first-open seconds); the last two are None
     when the file came from the cache and needed nothing.
     """
-    from tract_tui.storage.engine import open_database
+    from tract_tui.storage.open import open_database
 
     log_rows, pending, decided = SIZES[label]
     path = out / f"bench-{label}.db"
@@ -225,8 +225,8 @@ def ensure_search_index(path: Path) -> tuple[float | None, int, float | None]:
     Returns (seconds, rows indexed, cache size in MB); seconds is None when
     the cache was already up to date (built by an earlier run).
     """
-    from tract_tui.review.search import cache_size
     from tract_tui.review.service import ReviewService
+    from tract_tui.storage.search import cache_size
 
     service = ReviewService.open(path)
     try:

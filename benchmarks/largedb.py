@@ -29,7 +29,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tract_tui.storage.engine import TUI_INDEXES, create_trace_engine, init_db
+from tract_tui.storage.engine import create_trace_engine, init_db
+from tract_tui.storage.indexes import TUI_INDEXES
 
 BASE_POLICIES = [
     ("auto-compress", "compress", "compile"),

@@ -9,6 +9,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from tests.conftest import untrailed_rows
+
 NOW = datetime(2026, 2, 25, 12, 0, 0)
 SIZE = (120, 36)
 
@@ -46,8 +48,11 @@ def status_of(path: Path, pid: str) -> str:
 
 
 def review_logs(path: Path, pid_policy: str | None = None) -> list[tuple[Any, ...]]:
-    return rows(
-        path,
-        "SELECT policy_name, trigger, outcome, reason, action_type, tract_id "
-        "FROM policy_log WHERE trigger='review' ORDER BY id",
+    """Review rows, their reasons without the proposal trailer (tests/conftest.untrailed)."""
+    return untrailed_rows(
+        rows(
+            path,
+            "SELECT policy_name, trigger, outcome, reason, action_type, tract_id "
+            "FROM policy_log WHERE trigger='review' ORDER BY id",
+        )
     )

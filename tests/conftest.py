@@ -6,6 +6,7 @@ import hashlib
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,3 +57,18 @@ def fixture_copy(tmp_path: Path) -> Callable[[int], Path]:
 @pytest.fixture
 def v5_db(fixture_copy: Callable[[int], Path]) -> Path:
     return fixture_copy(5)
+
+
+def untrailed(value: object) -> object:
+    """A policy_log reason without tract-tui's proposal trailer (other values unchanged).
+
+    Tests that compare reasons compare what the reviewer wrote; the trailer
+    (the proposal's id, see models/review.proposal_trailer) is checked on its own.
+    """
+    from tract_tui.models.review import split_trailer
+
+    return split_trailer(value)[0] if isinstance(value, str) else value
+
+
+def untrailed_rows(rows: list[Any]) -> list[Any]:
+    return [tuple(untrailed(v) for v in r) for r in rows]

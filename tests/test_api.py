@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import untrailed_rows
 from tract_tui.api import Claim, open_queue
 from tract_tui.exceptions import (
     AmbiguousProposalIdError,
@@ -35,7 +36,7 @@ def q(path: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]
     with sqlite3.connect(path) as conn:
         rows = conn.execute(sql, params).fetchall()
     conn.close()
-    return rows
+    return untrailed_rows(rows)
 
 
 def status(path: Path, pid: str) -> str:

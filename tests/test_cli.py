@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import sha256
+from tests.conftest import sha256, untrailed, untrailed_rows
 from tract_tui.cli import COMMANDS, glue_values, is_command, main
+from tract_tui.models.review import split_trailer
 from tract_tui.review.service import ReviewService, reviewer_name
 
 ENV = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "TERM")}
@@ -90,7 +91,7 @@ def _columns(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def q(path: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path) as conn:
-        return conn.execute(sql, params).fetchall()
+        return untrailed_rows(conn.execute(sql, params).fetchall())
 
 
 def ids(path: Path, where: str, params: Sequence[Any] = ()) -> list[str]:
@@ -449,11 +450,12 @@ def test_show_ambiguous_and_unknown(db: Path) -> None:
 
 
 def review_rows(path: Path) -> list[tuple[Any, ...]]:
-    return q(
-        path,
-        "SELECT tract_id, policy_name, action_type, trigger, outcome, reason, created_at "
-        "FROM policy_log WHERE trigger='review' ORDER BY id",
-    )
+    """The review rows as stored (their reasons with the proposal trailer)."""
+    with sqlite3.connect(path) as conn:
+        return conn.execute(
+            "SELECT tract_id, policy_name, action_type, trigger, outcome, reason, created_at "
+            "FROM policy_log WHERE trigger='review' ORDER BY id"
+        ).fetchall()
 
 
 def proposal(path: Path, pid: str) -> tuple[Any, ...]:
@@ -486,7 +488,8 @@ def test_approve_and_reject_write_status_and_one_log_row_each(db: Path) -> None:
         assert status == outcome
         assert start <= datetime.fromisoformat(resolved_at) <= end  # local naive time
         assert log[:5] == (tract, policy, action, "review", outcome)
-        assert me in log[5] and log[5].endswith(note)
+        text, named = split_trailer(log[5])
+        assert me in text and text.endswith(note) and named == pid  # the row names its proposal
         assert log[6] == resolved_at
 
 
@@ -848,7 +851,7 @@ def test_release_gives_back_a_claim_whose_agent_died(v5_db: Path) -> None:
         ).fetchone()
         assert conn.execute("SELECT count(*) FROM policy_log").fetchone()[0] == logs_before + 1
     assert log[0] == "error"
-    assert log[1] == f"claim released by {reviewer_name()}: agent OOM-killed"
+    assert untrailed(log[1]) == f"claim released by {reviewer_name()}: agent OOM-killed"
     assert "did not finish" in log[2]
 
     # once approved again it is not stuck: nothing changes, exit 1, one line per ID

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.concurrency_roles import TRACTS
+from tract_tui.models.review import split_trailer
 from tract_tui.review.service import ReviewService
 
 ROOT = Path(__file__).parent.parent
@@ -128,6 +129,8 @@ def test_five_processes_lose_nothing_and_double_nothing(v5_db: Path, tmp_path: P
     ):
         pid = ids[policy]
         per[policy][outcome] += 1
+        reason, named = split_trailer(reason)
+        assert named == pid, (reason, named)  # every row tract-tui writes names its proposal
         if outcome in ("approved", "rejected"):
             assert trigger == "review" and reason.endswith((pid, ": cli")), reason
         elif outcome == "executed":

@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, untrailed_rows
 from tract_tui.review.service import EXPIRE_BATCH
 from tract_tui.storage.schema import MIGRATION_TABLES
 
@@ -93,7 +93,7 @@ def _instrument(events: Connection, slow: bool) -> Callable[[], None]:
 
 
 def child_migrate(path: str, events: Connection, slow: bool) -> None:
-    from tract_tui.storage.engine import open_database
+    from tract_tui.storage.open import open_database
 
     arm = _instrument(events, slow)
     arm()
@@ -180,7 +180,7 @@ def kill_delay(rng: random.Random, marks: dict[str, float]) -> float:
 def q(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     conn = sqlite3.connect(path)
     try:
-        return conn.execute(sql, params).fetchall()
+        return untrailed_rows(conn.execute(sql, params).fetchall())
     finally:
         conn.close()
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tract_tui.demo import build_demo_database, default_demo_path, ensure_demo_database
-from tract_tui.storage.engine import inspect_database
+from tract_tui.storage.inspect import inspect_database
 
 NOW = datetime(2026, 3, 2, 10, 30, 0)
 OFFSET = timedelta(hours=-8)  # local time is UTC-8 in these tests, whatever the machine says

@@ -46,7 +46,8 @@ from tract_tui.cli import main
 from tract_tui.exceptions import ReadOnlyDatabaseError
 from tract_tui.models.review import parse_params
 from tract_tui.review.service import ReviewService
-from tract_tui.storage.engine import BUSY_TIMEOUT_ENV, create_trace_engine, init_db
+from tract_tui.storage.engine import create_trace_engine, init_db
+from tract_tui.storage.errors import BUSY_TIMEOUT_ENV
 
 ROOT = Path(__file__).parent.parent
 ENV = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS", "TERM")}
@@ -175,8 +176,8 @@ BROKEN = {
     "png": "is not a SQLite database",
     "truncated": "SQLite file is truncated",
     "foreign": "SQLite database of another application",
-    "v13": "schema version 13 is newer than this tract-tui supports",
-    "v13-read-only": "schema version 13 is newer than this tract-tui supports",
+    "v13": "tract schema 13 is newer than this tract-tui knows",
+    "v13-read-only": "tract schema 13 is newer than this tract-tui knows",
     "vabc": "schema_version is 'abc', not a number",
     "no-version-row": "has no schema_version row",
 }
@@ -320,7 +321,9 @@ async def test_held_file_decisions_wait_then_say_so(
         start = time.monotonic()
         code, out, err = cli(capsys, "approve", v5_db, "ab18")
         assert time.monotonic() - start >= 0.4
-        assert code == 2 and "locked by another process" in one_error_line(err)
+        # a bulk decision reports each ID, decided or not, and exits 1 (not 2: nothing
+        # was wrong with the input)
+        assert code == 1 and "locked by another process" in one_error_line(err)
         app = app_for(v5_db)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)

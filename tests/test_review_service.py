@@ -28,9 +28,9 @@ from tract_tui.exceptions import (
     ProposalNotFoundError,
     ReadOnlyError,
 )
-from tract_tui.models.review import Proposal
+from tract_tui.models.review import Proposal, split_trailer
 from tract_tui.review import ReviewService, parse_filter
-from tract_tui.review.service import format_dt
+from tract_tui.storage.sql import format_dt
 
 #: The fixture's policy rows span 2026-02-17 .. 2026-02-24 (local time).
 NOW = datetime(2026, 2, 25, 12, 0, 0)
@@ -100,8 +100,14 @@ def log_count(path: Path | str) -> int:
     return int(rows(path, "SELECT count(*) FROM policy_log")[0][0])
 
 
-def last_log(path: Path | str, n: int = 1) -> list[sqlite3.Row]:
-    return rows(path, "SELECT * FROM policy_log ORDER BY id DESC LIMIT ?", (n,))
+def last_log(path: Path | str, n: int = 1) -> list[dict[str, Any]]:
+    """The newest log rows, their reason without the proposal trailer (its id in "proposal")."""
+    out = []
+    for r in rows(path, "SELECT * FROM policy_log ORDER BY id DESC LIMIT ?", (n,)):
+        row = dict(r)
+        row["reason"], row["proposal"] = split_trailer(row["reason"])
+        out.append(row)
+    return out
 
 
 def pending_ids(path: Path | str) -> list[str]:
@@ -972,7 +978,7 @@ def test_demo_database_reviews_like_a_real_one(demo: ReviewService, demo_db: Pat
 
 def test_content_preview_finds_the_human_text_of_a_payload() -> None:
     """What the detail pane previews of a blob: its text, not its JSON wrapper."""
-    from tract_tui.review.service import _content_preview
+    from tract_tui.review.impact import content_preview as _content_preview
 
     def preview(data: object) -> str | None:
         return _content_preview(json.dumps(data))

@@ -21,7 +21,8 @@ from tests.apphelpers import SIZE, clock, settle
 from tract_tui.exceptions import QueryCancelledError
 from tract_tui.review import ReviewService, parse_filter
 from tract_tui.storage.connection import CHECKPOINT_ROWS, ConnectionPool
-from tract_tui.storage.engine import TUI_INDEX_NAMES, open_database, tui_indexes_missing
+from tract_tui.storage.indexes import TUI_INDEX_NAMES, tui_indexes_missing
+from tract_tui.storage.open import open_database
 
 
 def indexes(path: Path) -> set[str]:
@@ -34,9 +35,26 @@ def plan(path: Path, sql: str, params: tuple[object, ...] = ()) -> str:
         return " / ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, params))
 
 
+def build_indexes(path: Path) -> None:
+    svc = ReviewService.open(path)
+    try:
+        svc.ensure_indexes()
+    finally:
+        svc.close()
+
+
 def test_first_open_adds_every_tui_index_then_opens_without_sqlalchemy(v5_db: Path) -> None:
     assert tui_indexes_missing(str(v5_db)) == list(TUI_INDEX_NAMES)
-    open_database(v5_db).dispose()  # the one-time migration
+    open_database(v5_db).dispose()  # opening builds none: on a large file that takes seconds
+    assert tui_indexes_missing(str(v5_db)) == list(TUI_INDEX_NAMES)
+    progress: list[tuple[int, int, str]] = []
+    svc = ReviewService.open(v5_db)
+    try:
+        assert svc.ensure_indexes(progress=lambda *p: progress.append(p)) == len(TUI_INDEX_NAMES)
+        assert svc.ensure_indexes() == 0
+    finally:
+        svc.close()
+    assert [p[0] for p in progress] == list(range(len(TUI_INDEX_NAMES) + 1))
     assert set(TUI_INDEX_NAMES) <= indexes(v5_db)
     assert tui_indexes_missing(str(v5_db)) == []
     code = (
@@ -55,7 +73,7 @@ def test_first_open_adds_every_tui_index_then_opens_without_sqlalchemy(v5_db: Pa
 
 
 def test_listings_use_the_tui_indexes(v5_db: Path) -> None:
-    open_database(v5_db).dispose()
+    build_indexes(v5_db)
     counts = plan(
         v5_db,
         "SELECT tract_id, policy_name, count(*) FROM policy_proposals WHERE status = 'pending'"
@@ -66,7 +84,7 @@ def test_listings_use_the_tui_indexes(v5_db: Path) -> None:
     pending = plan(
         v5_db,
         "SELECT * FROM policy_proposals WHERE status = 'pending'"
-        " ORDER BY created_at, proposal_id LIMIT 100",
+        " ORDER BY created_at, proposal_id, rowid LIMIT 100",
     )
     assert "ix_tui_proposals_status_time" in pending and "TEMP B-TREE" not in pending
     for col, index in (
@@ -103,7 +121,7 @@ def test_a_cancelled_read_stops_with_query_cancelled(v5_db: Path) -> None:
         return len(polls) > 2
 
     try:
-        with pytest.raises(sqlite3.OperationalError, match="interrupt"), pool.read(interrupt) as c:
+        with pytest.raises(QueryCancelledError), pool.read(interrupt) as c:
             c.execute(
                 "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n"
                 " WHERE x < 100000000) SELECT count(*) FROM n"
@@ -144,28 +162,33 @@ def test_text_only_stats_equal_the_indexed_path(v5_db: Path) -> None:
 
 
 def test_checkpoints_run_off_the_writers_path(v5_db: Path) -> None:
+    """Every write wakes one checkpoint thread: never in the COMMIT, never far behind it."""
     open_database(v5_db).dispose()
     pool = ConnectionPool(str(v5_db))
     ran: list[str] = []
-    real = pool._checkpoint
+    real = pool.checkpoint
 
     def checkpoint() -> None:
         ran.append(threading.current_thread().name)
         real()
 
-    pool._checkpoint = checkpoint  # type: ignore[method-assign]
+    pool.checkpoint = checkpoint  # type: ignore[method-assign]
     try:
-        for _ in range(CHECKPOINT_ROWS // 2 + 1):  # two rows a write, as a decision
+        for _ in range(CHECKPOINT_ROWS + 2):
             with pool.write() as conn:
                 assert conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
                 conn.execute(
                     "UPDATE policy_proposals SET reason = reason WHERE rowid IN"
                     " (SELECT rowid FROM policy_proposals LIMIT 2)"
                 )
+            assert threading.current_thread().name not in ran
         deadline = time.monotonic() + 10
-        while (not ran or pool._checkpointer is not None) and time.monotonic() < deadline:
+        while not ran and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert ran == ["tract-tui checkpoint"]  # once, in its own thread
+        assert ran and set(ran) == {"tract-tui checkpoint"}  # in its own thread
+        with pool.read() as conn:  # and the WAL's frames reached the file
+            busy, log, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            assert busy == 0 and log == done
     finally:
         pool.close()
 

@@ -1,4 +1,4 @@
-"""The log's search index (tract_tui/review/search.py): a prefilter that never changes an answer.
+"""The log's search index (tract_tui/storage/search.py): a prefilter that never changes an answer.
 
 Every test runs on real SQLite files (copies of the v5 fixture) with the
 cache in a temporary directory (the autouse ``search_cache_dir`` fixture).
@@ -45,10 +45,10 @@ from hypothesis import strategies as st
 from tests.apphelpers import SIZE, clock, settle
 from tract_tui.cli import main
 from tract_tui.models.review import LogEntry
-from tract_tui.review import search
 from tract_tui.review.filters import Filter, Term, parse_filter
-from tract_tui.review.search import SearchIndex, index_path, trigrams
 from tract_tui.review.service import ReviewService
+from tract_tui.storage import search
+from tract_tui.storage.search import SearchIndex, index_path, trigrams
 
 EXAMPLES = int(os.environ.get("TRACT_TUI_PROPERTY_EXAMPLES", "60"))
 SETTINGS = settings(
@@ -190,7 +190,7 @@ def same_answers(svc: ReviewService, flt: Filter) -> dict[str, Any]:
 
 def uses_index(svc: ReviewService, flt: Filter, *, listing: bool = True) -> bool:
     """Whether the service narrows this filter with the index's candidates."""
-    with svc._read() as conn:
+    with svc.pool.read() as conn:
         return svc._log_where(flt, conn, listing=listing).not_indexed
 
 
@@ -603,7 +603,7 @@ def test_read_only_open_searches_and_builds_without_touching_the_file(
 
 CATCH_UP = """
 import os, sys, time
-from tract_tui.review.search import SearchIndex
+from tract_tui.storage.search import SearchIndex
 go = sys.argv[2]
 while not os.path.exists(go):
     time.sleep(0.001)
@@ -666,9 +666,9 @@ def test_while_the_index_is_young_a_page_of_a_common_word_is_scanned(
     fixture_copy: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Few rows indexed, many not: a common word's first page is found sooner newest first."""
-    from tract_tui.review import service as service_module
+    from tract_tui.storage import log as service_module
 
-    monkeypatch.setattr(service_module, "_TAIL_ROWS", 0)
+    monkeypatch.setattr(service_module, "TAIL_ROWS", 0)
     rows = [(*r[:4], f"common row {i}", *r[5:7], None, r[8]) for i, r in enumerate(ROWS)]
     rows[-1] = (*rows[-1][:4], "common but rare-ish", *rows[-1][5:])
     path = new_db(fixture_copy, rows, "young.db")

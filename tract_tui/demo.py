@@ -24,7 +24,8 @@ from sqlalchemy import insert
 
 from tract_tui.exceptions import DatabaseOpenError
 from tract_tui.models.policy import CommitOperation, Priority
-from tract_tui.storage.engine import create_trace_engine, init_db, inspect_database
+from tract_tui.storage.engine import create_trace_engine, init_db
+from tract_tui.storage.inspect import inspect_database
 from tract_tui.storage.schema import (
     AnnotationRow,
     BlobRow,
@@ -527,15 +528,19 @@ def default_demo_path() -> Path:
 
 
 def ensure_demo_database(
-    path: str | os.PathLike[str] | None = None, *, now: datetime | None = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    now: datetime | None = None,
+    reset: bool = False,
 ) -> Path:
     """The demo database at ``path`` (default :func:`default_demo_path`), built if missing.
 
     A file there that is not a v5 tract database (an interrupted build, a
     stray file) is rebuilt rather than reported: the demo path is ours.
+    ``reset`` builds it afresh (every decision made in it is gone).
     """
     target = Path(path) if path is not None else default_demo_path()
-    if target.exists():
+    if target.exists() and not reset:
         try:
             if inspect_database(target).version == 5:
                 return target

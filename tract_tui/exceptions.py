@@ -63,6 +63,25 @@ class DatabaseBusyError(DatabaseOpenError):
     """Another process held the database locked for longer than the busy timeout."""
 
 
+class DatabaseAccessError(DatabaseOpenError):
+    """A read or write failed for a reason outside tract-tui: the disk, a trigger, a constraint.
+
+    Nothing was written by the failed transaction; the message says what SQLite reported.
+    """
+
+
+class DiskFullError(DatabaseAccessError):
+    """The disk (or the file's size limit) is full: the file is fine once space is freed."""
+
+
+class DatabaseMovedError(DatabaseAccessError):
+    """The file was moved, renamed or replaced since it was opened: writing now would be lost."""
+
+
+class PolicyTablesError(DatabaseOpenError):
+    """The policy tables are not shaped as tract writes them (a column missing or foreign)."""
+
+
 # --- reviewing --------------------------------------------------------------
 
 
@@ -118,3 +137,29 @@ class DecisionTimeoutError(ReviewError):
 
 class QueryCancelledError(ReviewError):
     """A long read was abandoned because its caller no longer wants the answer."""
+
+
+class UndoRefusedError(ReviewError):
+    """An undo was refused: an agent acted on the proposal after the decision."""
+
+
+class ResultNotRecordedError(ReviewError):
+    """An action ran, but its result could not be recorded; the claim stays ``executing``.
+
+    Raised after bounded retries. The proposal is never handed out again, so
+    the action cannot run twice; a person decides what to do with it.
+    """
+
+    def __init__(self, proposal_id: str, cause: BaseException) -> None:
+        super().__init__(
+            f"proposal {proposal_id[:12]} ran, but its result could not be recorded ({cause}); "
+            "it stays 'executing' so that it never runs again. Record it later with "
+            "claim.mark_executed() / mark_failed(), or look at it with "
+            "'tract-tui list PATH --filter status:executing'"
+        )
+        self.proposal_id = proposal_id
+        self.cause = cause
+
+
+class UnknownActionError(PolicyExecutionError):
+    """``execute_with_tract`` met an action type it has no handler for."""

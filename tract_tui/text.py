@@ -20,6 +20,14 @@ Rules (:func:`printable`):
   ``\\u202e``.
 - Lone surrogates become ``U+FFFD``.
 
+Identifiers (proposal ids, tract ids in reports) go through
+:func:`printable_id`, which also escapes every non-ASCII character, so two
+ids that differ only in Unicode normalisation (NFC ``é`` against NFD
+``e`` + U+0301) print differently too.
+
+Widths are Rich's (grapheme clusters, emoji sequences), the same model the
+console draws with, so the CLI's columns and the console's agree.
+
 Nothing else is changed: markup such as ``[bold]`` is not touched here,
 so callers must hand the result to Rich/Textual as plain ``Text``, never as
 markup. Printable text never contains ESC, so no escape sequence (CSI, OSC 8,
@@ -29,22 +37,24 @@ markup. Printable text never contains ESC, so no escape sequence (CSI, OSC 8,
 from __future__ import annotations
 
 import re
-import unicodedata
-from functools import lru_cache
 
-__all__ = ["cell_width", "fit", "one_line", "printable", "truncate"]
+from rich.cells import cell_len as cell_width
+from rich.cells import set_cell_size
+
+__all__ = ["cell_width", "fit", "one_line", "printable", "printable_id", "truncate"]
 
 ELLIPSIS = "…"
 #: What a line break becomes in one-line (table) text.
 LINE_BREAK = "⏎"
 
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\U000e0000-\U000e007f]"
+#: Invisible or steering characters besides the controls (see the module docstring).
+_INVISIBLE = (
+    "\u00ad\u061c\u180e\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064"
+    "\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff\U000e0000-\U000e007f"
 )
-_UNSAFE_KEEP_NL = re.compile(
-    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-    "\ud800-\udfff\U000e0000-\U000e007f]"
-)
+_UNSAFE = re.compile(f"[\x00-\x1f\x7f-\x9f{_INVISIBLE}]")
+_UNSAFE_KEEP_NL = re.compile(f"[\x00-\x09\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
+_NOT_ASCII = re.compile("[^\x20-\x7e]")
 _LINE_BREAKS = re.compile("\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
 
@@ -75,31 +85,13 @@ def printable(text: str | None, *, newlines: bool = False) -> str:
     return pattern.sub(lambda m: _placeholder(m.group()), text)
 
 
-@lru_cache(maxsize=4096)
-def _char_width(char: str) -> int:
-    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-
-
-def cell_width(text: str) -> int:
-    """Terminal cells ``text`` takes (wide East Asian/emoji 2, combining marks 0)."""
-    if text.isascii():
-        return len(text)
-    return sum(_char_width(c) for c in text)
-
-
-def _take(text: str, cells: int) -> str:
-    """The longest prefix of ``text`` that fits in ``cells``."""
-    out: list[str] = []
-    used = 0
-    for char in text:
-        w = _char_width(char)
-        if used + w > cells:
-            break
-        out.append(char)
-        used += w
-    return "".join(out)
+def printable_id(text: str | None) -> str:
+    """An identifier as printable ASCII: anything else is shown as its escape (``\\u00e9``)."""
+    if not text:
+        return ""
+    if text.isascii() and text.isprintable():
+        return text
+    return _NOT_ASCII.sub(lambda m: _placeholder(m.group()), text)
 
 
 def truncate(text: str, width: int, *, force: bool = False) -> str:
@@ -108,7 +100,7 @@ def truncate(text: str, width: int, *, force: bool = False) -> str:
         return ""
     if not force and cell_width(text) <= width:
         return text
-    return _take(text, width - 1) + ELLIPSIS
+    return set_cell_size(text, width - 1) + ELLIPSIS
 
 
 def one_line(text: str | None, width: int | None = None) -> str:
@@ -133,5 +125,4 @@ def one_line(text: str | None, width: int | None = None) -> str:
 
 def fit(text: str, width: int) -> str:
     """``text`` (already printable, one line) cut or padded to exactly ``width`` cells."""
-    text = truncate(text, width)
-    return text + " " * max(width - cell_width(text), 0)
+    return set_cell_size(truncate(text, width), width)

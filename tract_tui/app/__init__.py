@@ -32,7 +32,12 @@ def __getattr__(name: str) -> Any:
 
 
 def run_console(
-    path: str | None, *, demo: bool = False, read_only: bool = False, create: bool = False
+    path: str | None,
+    *,
+    demo: bool = False,
+    read_only: bool = False,
+    create: bool = False,
+    reset: bool = False,
 ) -> int:
     """Open ``path`` (or the demo database) and run the console; return the exit code.
 
@@ -57,7 +62,7 @@ def run_console(
             if demo:
                 from tract_tui.demo import ensure_demo_database
 
-                path = str(ensure_demo_database())
+                path = str(ensure_demo_database(reset=reset))
             if path is None:
                 print("tract-tui: give a database path (or --demo)", file=sys.stderr)
                 return 2

@@ -211,7 +211,7 @@ class LogPane(Vertical):
             index = fallback
             if keep is not None and fallback > 0:
                 newer = service.log_rank(
-                    (keep.created_at_raw, keep.id),
+                    keep.key,
                     flt,
                     cap=fallback + 1,
                     cancelled=lambda: worker.is_cancelled,
@@ -329,11 +329,11 @@ class LogPane(Vertical):
         try:
             if plan.mode == "after":
                 assert isinstance(plan.anchor, LogEntry)
-                key = (plan.anchor.created_at_raw, plan.anchor.id)
+                key = plan.anchor.key
                 rows = service.list_log(flt, after=key, limit=plan.limit, cancelled=stale)
             elif plan.mode == "before":
                 assert isinstance(plan.anchor, LogEntry)
-                key = (plan.anchor.created_at_raw, plan.anchor.id)
+                key = plan.anchor.key
                 rows = service.list_log(flt, before=key, limit=plan.limit, cancelled=stale)
             elif plan.mode == "end":
                 rows = service.list_log(flt, from_end=True, limit=plan.limit, cancelled=stale)

@@ -178,14 +178,10 @@ class ProposalsPane(Vertical):
         try:
             if plan.mode == "after":
                 assert isinstance(plan.anchor, Proposal)
-                rows = service.list_proposals(
-                    after=(plan.anchor.created_at_raw, plan.anchor.proposal_id), limit=plan.limit
-                )
+                rows = service.list_proposals(after=plan.anchor.key, limit=plan.limit)
             elif plan.mode == "before":
                 assert isinstance(plan.anchor, Proposal)
-                rows = service.list_proposals(
-                    before=(plan.anchor.created_at_raw, plan.anchor.proposal_id), limit=plan.limit
-                )
+                rows = service.list_proposals(before=plan.anchor.key, limit=plan.limit)
             elif plan.mode == "end":
                 rows = service.list_proposals(from_end=True, limit=plan.limit)
             else:

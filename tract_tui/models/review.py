@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -114,6 +115,24 @@ _LOG_TEXT = (
 
 
 @dataclass(frozen=True)
+class Criteria:
+    """What a listing asks for, with times resolved: the SQL layer turns it into WHERE terms.
+
+    ``include`` maps a filter key (policy, tract, status, outcome, trigger,
+    action) to the values any of which must match; ``exclude`` to values
+    none of which may. ``words`` must all appear in the row's text,
+    ``excluded_words`` none of them.
+    """
+
+    include: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    words: tuple[str, ...] = ()
+    excluded_words: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Proposal:
     """One row of policy_proposals as the reviewer sees it.
 
@@ -121,7 +140,12 @@ class Proposal:
     or None when it is not JSON (``params_valid`` says which, and
     ``params_problem`` why). Parsed once, on first use (do not mutate it).
     Stored values that are not text (SQLite's NUMERIC affinity turns a
-    ``"123"`` params into an integer) are turned into text.
+    ``"123"`` params into an integer) are turned into text. A row stored
+    without an id has ``proposal_id`` "" (``null`` in JSON): it is listed
+    but cannot be decided. ``key`` is the row's place in the listing order,
+    each value exactly as stored (for keyset paging); ``params_size`` the
+    stored params' length when only a prefix was read (``params_raw`` then
+    holds that prefix).
     """
 
     proposal_id: str
@@ -134,12 +158,23 @@ class Proposal:
     created_at: datetime | None
     resolved_at: datetime | None
     created_at_raw: str = ""
+    key: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    params_size: int | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _text_fields(self, _PROPOSAL_TEXT)
+        if self.proposal_id is None:
+            object.__setattr__(self, "proposal_id", "")
+
+    @property
+    def params_cut(self) -> bool:
+        """Only a prefix of the params was read (a huge value; the detail reads it all)."""
+        return self.params_size is not None and self.params_size > len(self.params_raw or "")
 
     @cached_property
     def _parsed(self) -> tuple[Any, str | None]:
+        if self.params_cut:
+            return None, f"{self.params_size:,} characters; only the first part was read"
         return parse_params(self.params_raw)
 
     @property
@@ -158,7 +193,7 @@ class Proposal:
     def to_json(self) -> dict[str, Any]:
         """The documented JSON shape (CLI ``--json``, API); strings carried exactly."""
         return {
-            "proposal_id": self.proposal_id,
+            "proposal_id": self.proposal_id or None,
             "tract_id": self.tract_id,
             "policy_name": self.policy_name,
             "action_type": self.action_type,
@@ -185,6 +220,7 @@ class LogEntry:
     error_message: str | None
     created_at: datetime | None
     created_at_raw: str = ""
+    key: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         _text_fields(self, _LOG_TEXT)
@@ -291,3 +327,47 @@ class LogFacets:
     outcomes: list[str]
     triggers: list[str]
     tracts: list[str]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of the decision table: which statuses it leaves, where it goes, what it logs.
+
+    ``outcome`` None means no log row (a claim, a silent release);
+    ``resolved_at`` says what becomes of that column: ``set`` to the
+    decision's time, ``clear`` (back to pending) or ``keep`` (a claim).
+    """
+
+    name: str
+    expected: tuple[str, ...]
+    new_status: str
+    outcome: str | None
+    trigger: str = "review"
+    resolved_at: str = "set"
+
+
+#: How a log row written by tract-tui names its proposal: a last line of the reason.
+#: The tract library never reads policy_log, so the link costs it nothing. The id is
+#: JSON-quoted, so any stored id (quotes, newlines) is carried exactly.
+TRAILER_PREFIX = "\n[tract-tui proposal "
+
+
+def proposal_trailer(proposal_id: str) -> str:
+    """The last line tract-tui appends to the reason of each row it logs for a proposal."""
+    return f"{TRAILER_PREFIX}{json.dumps(proposal_id)}]"
+
+
+def split_trailer(reason: str | None) -> tuple[str | None, str | None]:
+    """(the reason without tract-tui's trailer, the proposal id it names or None)."""
+    if not reason or not reason.endswith("]"):
+        return reason, None
+    at = reason.rfind(TRAILER_PREFIX)
+    if at < 0:
+        return reason, None
+    try:
+        pid = json.loads(reason[at + len(TRAILER_PREFIX) : -1])
+    except ValueError:
+        return reason, None
+    if not isinstance(pid, str):
+        return reason, None
+    return reason[:at], pid

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from tract_tui.exceptions import FilterSyntaxError
+from tract_tui.models.review import Criteria
 
 VALUE_KEYS = ("policy", "tract", "outcome", "trigger", "status", "action")
 TIME_KEYS = ("since", "until")
@@ -26,6 +27,26 @@ CONTEXT_KEYS = {
     "log": ("policy", "tract", "outcome", "trigger", "action", "since", "until"),
     "proposals": ("policy", "tract", "status", "action", "since", "until"),
 }
+
+#: What each key matches: the one description the CLI's --help, the console's help and
+#: the README's table are made from.
+KEY_DOCS: dict[str, str] = {
+    "policy": "that policy",
+    "tract": "that tract",
+    "action": "that action type",
+    "status": "that status instead of pending (status:approved, -status:pending)",
+    "outcome": "that outcome (error, skipped, approved...)",
+    "trigger": "that trigger (commit, compile, review, execute)",
+    "since": "created at or after WHEN",
+    "until": "created at or before WHEN (a date-only until includes that day)",
+}
+#: Where free words are looked for, per listing.
+WORD_DOCS = {"log": "the reason or the error message", "proposals": "the reason"}
+WHEN_DOC = "WHEN is ISO (2026-02-18, 2026-02-18T10:20) or an age before now (90s, 30m, 2h, 3d, 1w)."
+SYNTAX_DOC = (
+    'Quotes group spaces (policy:"my policy"); a leading - negates a term '
+    "(-policy:auto-pin -timeout); terms of one key are OR-ed, different keys AND-ed."
+)
 
 _RELATIVE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -68,6 +89,15 @@ def parse_age(text: str) -> timedelta:
     if age is None or age > MAX_AGE:
         raise ValueError(f"{text!r} is too long an age (at most 1000 years)")
     return age
+
+
+def format_age(age: timedelta) -> str:
+    """An age as :func:`parse_age` reads it, in the largest whole unit (``3d``, ``90s``)."""
+    seconds = int(age.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def parse_when(text: str) -> When:
@@ -155,11 +185,19 @@ class Filter:
             until.resolve(now, end_of_day=True) if until else None,
         )
 
-    def with_term(self, term: Term) -> Filter:
-        return Filter((*self.terms, term))
-
-    def without_key(self, key: str | None) -> Filter:
-        return Filter(tuple(t for t in self.terms if t.key != key))
+    def criteria(self, now: datetime) -> Criteria:
+        """What the filter asks for, with relative times resolved against ``now``."""
+        include: dict[str, tuple[str, ...]] = {}
+        exclude: dict[str, tuple[str, ...]] = {}
+        for key in VALUE_KEYS:
+            if wanted := self.values(key):
+                include[key] = tuple(wanted)
+            if unwanted := self.values(key, negated=True):
+                exclude[key] = tuple(unwanted)
+        since, until = self.bounds(now)
+        return Criteria(
+            include, exclude, tuple(self.words), tuple(self.excluded_words), since, until
+        )
 
     def __bool__(self) -> bool:
         return bool(self.terms)

@@ -1,69 +1,121 @@
-"""Plain ``sqlite3`` connections for the review service's queries.
+"""Plain ``sqlite3`` connections: one set-up for every connection, and a pool of them.
 
-SQLAlchemy stays the home of the schema, the migrations and the policy
-repository (``schema.py``, ``engine.py``, ``sqlite.py``), but importing it
-costs about 0.3 s and 15-20 MB on a small machine: more than the whole
-console may add to a bare Textual app (issue 4). So the review service runs
-its SQL on these connections, set up the way
-:func:`~tract_tui.storage.engine.create_trace_engine` sets up its own
-(``busy_timeout``, ``foreign_keys``, ``synchronous=NORMAL``, WAL, explicit
-``BEGIN``), and SQLAlchemy is only imported when a file must be migrated or
-a repository is used.
+SQLAlchemy is the home of the schema, the migrations and the seed's
+repository, but importing it costs about 0.3 s and 15-20 MB: more than the
+whole console may add to a bare Textual app. So the review queries run on
+these connections, and :func:`configure` is the one place that sets a
+connection up, for them and for the SQLAlchemy engine alike.
 
 A :class:`ConnectionPool` hands each caller (thread) its own connection for
 the length of one ``with`` block and keeps a few idle ones, so a worker
-thread never shares a connection and the next query reuses a warm page cache.
+thread never shares a connection and the next query reuses a warm page
+cache. Every SQLite error leaving a block is classified
+(:func:`~tract_tui.storage.errors.classify`): callers see only TraceErrors.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from tract_tui.exceptions import ReadOnlyError
-from tract_tui.storage.engine import busy_timeout_ms, sqlite_uri
+from tract_tui.exceptions import DatabaseMovedError, QueryCancelledError, ReadOnlyError
+from tract_tui.storage.errors import busy_timeout_ms, classify
+from tract_tui.storage.inspect import sqlite_uri
 
 #: SQLite VM steps between two polls of a read's ``interrupt`` callback (well under 1 ms).
 PROGRESS_STEPS = 20_000
-#: Rows written through a pool between two checkpoints (a decision writes two).
-CHECKPOINT_ROWS = 100
+#: Kept for callers that size batches by it: rows a pool may leave in the WAL before a
+#: checkpoint is due. Every write transaction now wakes the checkpointer.
+CHECKPOINT_ROWS = 1
 
 #: How TEXT values are read: a foreign writer may have stored bytes that are not
 #: UTF-8, and sqlite3's default decoding then fails the whole query, so one bad
 #: byte in one row would hide every row from the reviewer. They read as U+FFFD.
-#: (A partial of bytes.decode is C code: about as fast as the default.)
 decode_text: Callable[[bytes], str] = functools.partial(
     bytes.decode, encoding="utf-8", errors="replace"
 )
 
 
-def _may_set_wal(conn: sqlite3.Connection) -> bool:
+def may_set_wal(conn: sqlite3.Connection) -> bool:
     """WAL changes the file header: only switch an empty or tract database."""
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     return not names or "_trace_meta" in names
 
 
+def configure(
+    conn: sqlite3.Connection, *, read_only: bool = False, checkpoint_on_commit: bool = True
+) -> None:
+    """Set a connection up as tract does: busy timeout, foreign keys, NORMAL sync, WAL.
+
+    Transactions are begun explicitly (``isolation_level`` None), so DDL is
+    transactional and a writer takes its lock up front. With
+    ``checkpoint_on_commit`` False, SQLite never checkpoints inside a
+    COMMIT: that copy and fsync (100-300 ms on a slow disk) would land in the
+    middle of a keypress; the pool checkpoints in a thread instead.
+    """
+    conn.isolation_level = None
+    conn.text_factory = decode_text
+    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    if read_only:
+        return
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode not in ("wal", "memory") and may_set_wal(conn):
+        conn.execute("PRAGMA journal_mode = WAL")
+    if not checkpoint_on_commit:
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+
+
+def connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
+    """A new configured connection to ``path`` (``mode=ro`` when ``read_only``)."""
+    timeout = busy_timeout_ms() / 1000
+    if read_only:
+        conn = sqlite3.connect(
+            sqlite_uri(path, "mode=ro"), uri=True, check_same_thread=False, timeout=timeout
+        )
+    else:
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=timeout)
+    try:
+        configure(conn, read_only=read_only, checkpoint_on_commit=False)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def file_identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path`` now; None when nothing is there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 class ConnectionPool:
     """Connections to one database file, borrowed one ``with`` block at a time.
 
-    :meth:`read` runs its block in one read transaction (``BEGIN`` ...
-    ``ROLLBACK``), so the queries of a block see one snapshot;
+    :meth:`read` runs its block in one read transaction (one snapshot);
     :meth:`write` in one ``BEGIN IMMEDIATE`` transaction that commits when
     the block ends normally and rolls back when it raises. With
     ``read_only`` the file is opened ``mode=ro`` and :meth:`write` raises
     :class:`~tract_tui.exceptions.ReadOnlyError`. ``shared`` wraps one
     existing connection (an in-memory database), serialised by a lock.
 
-    Checkpoints never run on a writer's path: these connections have
-    ``wal_autocheckpoint`` off (SQLite would otherwise copy the WAL back and
-    fsync the file inside the COMMIT of every thousandth page, 100-300 ms on
-    a slow disk, in the middle of a keypress), and after every
-    :data:`CHECKPOINT_ROWS` rows written a background thread runs a
-    ``PASSIVE`` checkpoint, which never blocks readers or writers. The last
-    connection to close checkpoints too, as SQLite always does.
+    Two promises about writes:
+
+    - A write to a file that was moved, renamed or replaced since the pool
+      was made is refused (:class:`DatabaseMovedError`): a decision written
+      there would live only in a WAL under the old name.
+    - Every committed write is copied from the WAL into the database file
+      soon after, by a background ``PASSIVE`` checkpoint (which never blocks
+      readers or writers), so no decision is left only in a WAL that closing
+      could orphan.
     """
 
     def __init__(
@@ -81,37 +133,13 @@ class ConnectionPool:
         self._lock = threading.Lock()
         self._shared = shared
         self._shared_lock = threading.RLock()
-        self._rows_since_checkpoint = 0
-        self._checkpointer: threading.Thread | None = None
+        self.identity = None if shared is not None else file_identity(path)
+        self._checkpointer = _Checkpointer(self) if shared is None and not read_only else None
 
     # --- connections ---------------------------------------------------------------
 
     def connect(self) -> sqlite3.Connection:
-        """A new connection, configured like the SQLAlchemy engine's."""
-        timeout = busy_timeout_ms() / 1000
-        if self.read_only:
-            uri = sqlite_uri(self.path, "mode=ro")
-            conn = sqlite3.connect(
-                uri, uri=True, isolation_level=None, check_same_thread=False, timeout=timeout
-            )
-        else:
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=timeout
-            )
-        conn.text_factory = decode_text
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            if not self.read_only:
-                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-                if mode not in ("wal", "memory") and _may_set_wal(conn):
-                    conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute("PRAGMA wal_autocheckpoint = 0")  # see the class docstring
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return connect(self.path, read_only=self.read_only)
 
     def _acquire(self) -> sqlite3.Connection:
         with self._lock:
@@ -133,7 +161,10 @@ class ConnectionPool:
             with self._shared_lock:
                 yield self._shared, [True]
             return
-        conn = self._acquire()
+        try:
+            conn = self._acquire()
+        except sqlite3.Error as e:
+            raise classify(self.path, e) from e
         healthy = [True]
         try:
             yield conn, healthy
@@ -146,17 +177,20 @@ class ConnectionPool:
     def read(self, interrupt: Callable[[], bool] | None = None) -> Iterator[sqlite3.Connection]:
         """A connection inside one read transaction (one snapshot for the whole block).
 
-        ``interrupt`` is polled while SQLite works (every few thousand VM steps);
-        once it returns True the running statement stops with
-        ``sqlite3.OperationalError("interrupted")``: how a worker that was
-        cancelled gives a full scan of a million rows up at once.
+        ``interrupt`` is polled while SQLite works; once it returns True the
+        running statement stops and :class:`QueryCancelledError` is raised:
+        how a cancelled worker gives a full scan of a million rows up at once.
         """
+        if interrupt is not None and interrupt():
+            raise QueryCancelledError("the query was cancelled")
         with self._borrow() as (conn, healthy):
             if interrupt is not None:
                 conn.set_progress_handler(lambda: 1 if interrupt() else 0, PROGRESS_STEPS)
-            conn.execute("BEGIN")
             try:
+                conn.execute("BEGIN")
                 yield conn
+            except sqlite3.Error as e:
+                raise classify(self.path, e) from e
             finally:
                 if interrupt is not None:
                     conn.set_progress_handler(None, 0)
@@ -168,58 +202,94 @@ class ConnectionPool:
         if self.read_only:
             raise ReadOnlyError(f"{self.path} is open read-only; decisions are disabled")
         with self._borrow() as (conn, healthy):
-            conn.execute("BEGIN IMMEDIATE")
-            changes = conn.total_changes
             try:
+                conn.execute("BEGIN IMMEDIATE")
+                self._check_identity()
+                changes = conn.total_changes
                 yield conn
                 conn.execute("COMMIT")
-            except BaseException:  # the caller's error, or the COMMIT's own
+            except BaseException as e:  # the caller's error, or the COMMIT's own
                 _rollback(conn, healthy)
+                if isinstance(e, sqlite3.Error):
+                    raise classify(self.path, e) from e
                 raise
-            self._written(conn.total_changes - changes)
+            if self._checkpointer is not None and conn.total_changes != changes:
+                self._checkpointer.wake()
 
-    # --- checkpoints ---------------------------------------------------------------
-
-    def _written(self, rows: int) -> None:
-        """Count rows written; start a background checkpoint when enough are in the WAL."""
-        if self._shared is not None:
-            return  # an in-memory database has no WAL
-        with self._lock:
-            self._rows_since_checkpoint += rows
-            if self._rows_since_checkpoint < CHECKPOINT_ROWS or self._checkpointer is not None:
-                return
-            self._rows_since_checkpoint = 0
-            self._checkpointer = threading.Thread(
-                target=self._checkpoint, name="tract-tui checkpoint", daemon=True
+    def _check_identity(self) -> None:
+        """Refuse to write when the path no longer names the file the pool opened."""
+        if self.identity is None:
+            return
+        now = file_identity(self.path)
+        if now != self.identity:
+            what = "moved, renamed or deleted" if now is None else "replaced by another file"
+            raise DatabaseMovedError(
+                self.path,
+                f"{self.path}: the database was {what} since tract-tui opened it; nothing "
+                "was written. Open it again where it is now",
             )
-            self._checkpointer.start()
 
-    def _checkpoint(self) -> None:
+    def checkpoint(self) -> None:
+        """Copy what the WAL holds into the database file now (PASSIVE: never blocks)."""
         try:
             conn = self._acquire()
-            healthy = True
-            try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error:
-                healthy = False  # busy or gone: the next one (or the last close) does it
-            finally:
-                self._release(conn, healthy=healthy)
         except sqlite3.Error:
-            pass
+            return
+        healthy = True
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            healthy = False  # busy or gone: the next one (or the last close) does it
         finally:
-            with self._lock:
-                self._checkpointer = None
+            self._release(conn, healthy=healthy)
 
     def close(self) -> None:
         """Close the idle connections (like an engine's ``dispose``: later use reconnects)."""
-        with self._lock:
-            checkpointer = self._checkpointer
-        if checkpointer is not None:
-            checkpointer.join(timeout=10)
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         with self._lock:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+class _Checkpointer:
+    """One background thread that checkpoints soon after each write (started on first use)."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def wake(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping = False
+                self._thread = threading.Thread(
+                    target=self._run, name="tract-tui checkpoint", daemon=True
+                )
+                self._thread.start()
+        self._wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._stopping:
+                return
+            self._pool.checkpoint()
+
+    def stop(self) -> None:
+        with self._lock:
+            thread = self._thread
+            self._thread = None
+            self._stopping = True
+        if thread is not None:
+            self._wanted.set()
+            thread.join(timeout=10)
+            self._pool.checkpoint()  # what the last wake-up may not have copied
 
 
 def _rollback(conn: sqlite3.Connection, healthy: list[bool]) -> None:

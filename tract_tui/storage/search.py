@@ -57,7 +57,8 @@ from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from tract_tui.storage.engine import sqlite_uri
+from tract_tui.storage.errors import is_corrupt
+from tract_tui.storage.inspect import sqlite_uri
 
 #: Bump when the cache's layout changes: an older cache file is then rebuilt.
 FORMAT_VERSION = 1
@@ -105,8 +106,6 @@ _WITNESS_SQL = (
     "SELECT CAST(created_at AS BLOB), typeof(reason), CAST(reason AS BLOB),"
     " typeof(error_message), CAST(error_message AS BLOB) FROM {schema}policy_log WHERE id = ?"
 )
-_SQLITE_CORRUPT = 11
-_SQLITE_NOTADB = 26
 
 
 def enabled() -> bool:
@@ -166,16 +165,6 @@ def _witness(row: Sequence[object] | None) -> tuple[bytes, str] | None:
         data = part if isinstance(part, bytes) else str(part).encode()
         digest.update(len(data).to_bytes(8, "big") + data)
     return (created if isinstance(created, bytes) else str(created).encode()), digest.hexdigest()
-
-
-def _is_corrupt(error: sqlite3.DatabaseError) -> bool:
-    if isinstance(error, sqlite3.OperationalError):
-        return False
-    code = getattr(error, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-    text = str(error)
-    return "malformed" in text or "not a database" in text
 
 
 @dataclass(frozen=True)
@@ -326,7 +315,7 @@ class SearchIndex:
                 self._update(cancelled, max(batch, 1), done)
                 break
             except sqlite3.DatabaseError as e:
-                if attempt == 0 and _is_corrupt(e):
+                if attempt == 0 and not isinstance(e, sqlite3.OperationalError) and is_corrupt(e):
                     self.delete()  # a corrupt cache: start again from an empty file
                     continue
                 break

@@ -1,0 +1,368 @@
+"""The subcommands: each one calls the review service and writes its answer.
+
+Every decision goes through :class:`~tract_tui.review.service.ReviewService`,
+so a decision made here is the same one-transaction, only-if-pending
+decision the console makes. A bulk decision reports every ID, decided or
+not, even when an error (a lock, a full disk) stops it part-way.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Sequence
+from datetime import timedelta
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+from tract_tui.cli.output import Output, dump_json, error_line, write_table
+from tract_tui.exceptions import ProposalConflictError, ProposalNotFoundError, ReadOnlyError
+from tract_tui.models.review import LogEntry, Proposal, split_trailer
+from tract_tui.present import Column, block, future_note, params_text, show_time, style_of
+from tract_tui.review.filters import Filter, When, format_age
+from tract_tui.text import cell_width, fit, one_line, printable, printable_id
+
+if TYPE_CHECKING:
+    from tract_tui.models.review import Decision, DecisionOutcome
+    from tract_tui.review.service import ReviewService
+
+EXIT_OK = 0
+EXIT_PARTIAL = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+PAGE = 500
+
+
+def proposal_columns(with_status: bool) -> tuple[list[Column], Column]:
+    cols = [
+        Column("ID", lambda p: printable_id(p.proposal_id)[:12] or "(none)", cap=12),
+        Column("CREATED", lambda p: show_time(p.created_at, p.created_at_raw), cap=19),
+    ]
+    if with_status:
+        cols.append(
+            Column("STATUS", lambda p: p.status, cap=10, style=lambda p: style_of(p.status))
+        )
+    cols += [
+        Column("TRACT", lambda p: p.tract_id, cap=14),
+        Column("POLICY", lambda p: p.policy_name, cap=24),
+        Column("ACTION", lambda p: p.action_type, cap=10),
+    ]
+    return cols, Column("REASON", lambda p: p.reason)
+
+
+def log_detail(e: LogEntry) -> str:
+    """A log row's text on one line: the reason, the error, the commit."""
+    reason, _pid = split_trailer(e.reason)
+    parts = [reason or ""]
+    if e.error_message:
+        parts.append(f"error: {e.error_message}")
+    if e.commit_hash:
+        parts.append(f"commit {e.commit_hash[:12]}")
+    return " · ".join(p for p in parts if p)
+
+
+def log_columns() -> tuple[list[Column], Column]:
+    cols = [
+        Column("TIME", lambda e: show_time(e.created_at, e.created_at_raw), cap=19),
+        Column("TRACT", lambda e: e.tract_id, cap=14),
+        Column("POLICY", lambda e: e.policy_name, cap=24),
+        Column("TRIGGER", lambda e: e.trigger, cap=8),
+        Column("ACTION", lambda e: e.action_type, cap=10),
+        Column("OUTCOME", lambda e: e.outcome, cap=9, style=lambda e: style_of(e.outcome)),
+    ]
+    return cols, Column("DETAIL", log_detail)
+
+
+def require_writable(svc: ReviewService, verb: str) -> None:
+    if svc.read_only:
+        raise ReadOnlyError(
+            f"{svc.path}: is read-only here (the file or its directory is not writable); "
+            f"cannot {verb}"
+        )
+
+
+def cmd_list(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
+    flt: Filter = args.filter
+    if args.json:
+        from tract_tui.cli.fastjson import proposals_json
+
+        out.json_array(proposals_json(svc, flt, args.limit, ascii_only=not out.unicode))
+        return EXIT_OK
+    rows: Iterable[Proposal] = svc.iter_proposals(flt, page_size=PAGE)
+    if args.limit:
+        rows = islice(rows, args.limit)
+    with_status = bool(flt.values("status") or flt.values("status", negated=True))
+    cols, last = proposal_columns(with_status)
+    if not write_table(out, rows, cols, last):
+        out.line("no proposals match" if flt else "no pending proposals")
+    return EXIT_OK
+
+
+def cmd_show(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
+    try:
+        detail = svc.get_detail(svc.resolve_id(args.id), whole=args.json)
+    except ProposalNotFoundError as e:
+        error_line(str(e))
+        return EXIT_PARTIAL
+    if args.json:
+        out.json(detail.to_json())
+        return EXIT_OK
+    p, impact = detail.proposal, detail.impact
+
+    def label(name: str) -> str:
+        return out.style(f"{name:<9}", "bold")
+
+    status = out.style(printable(p.status), style_of(p.status))
+    if p.resolved_at:
+        status += f"  (resolved {show_time(p.resolved_at)})"
+    out.line(f"{label('proposal')} {printable_id(p.proposal_id)}")
+    out.line(f"{label('status')} {status}")
+    out.line(f"{label('tract')} {printable(p.tract_id)}")
+    out.line(f"{label('policy')} {printable(p.policy_name)}")
+    out.line(f"{label('action')} {printable(p.action_type)}")
+    out.line(f"{label('created')} {show_time(p.created_at, p.created_at_raw)}")
+    if (note := future_note(p.created_at, svc.now())) is not None:
+        out.line(f"{' ' * 10}{out.style('! ' + note, 'yellow')}")
+    out.line(f"{label('reason')} {_indented(p.reason, 10).lstrip()}")
+    out.line()
+    out.line(out.style(one_line(impact.title), "bold"))
+    if impact.fields:
+        key_width = min(max(cell_width(one_line(k, 24)) for k, _ in impact.fields), 24)
+        for key, value in impact.fields:
+            out.line(f"  {fit(one_line(key, 24), key_width)}  {one_line(value, 500)}")
+    for warning in impact.warnings:
+        out.line("  " + out.style("! " + one_line(warning, 500), "yellow"))
+    if impact.preview:
+        out.line()
+        for line in _indented(impact.preview, 0).splitlines():
+            out.line("  " + out.style("│", "dim") + " " + line)
+    out.line()
+    text, why = params_text(p)
+    out.line(out.style("params", "bold") + (f"  ({why})" if why else ""))
+    out.line(_indented(text, 2))
+    return EXIT_OK
+
+
+def _indented(text: str | None, indent: int, *, limit: int = 4000, max_lines: int = 60) -> str:
+    """Multi-line untrusted text, printable, indented, cut with a note (--json has it all)."""
+    if not text:
+        return " " * indent + "-"
+    lines = block(text[:limit], limit=limit).split("\n")
+    cut = len(text) > limit or len(lines) > max_lines
+    lines = lines[:max_lines]
+    if cut:
+        lines.append(f"… ({len(text):,} characters in all; --json shows everything)")
+    pad = " " * indent
+    return "\n".join(pad + line for line in lines)
+
+
+def resolve_ids(svc: ReviewService, given: Sequence[str]) -> list[tuple[str, str | None]]:
+    """(as given, full id or None when not found), duplicates dropped.
+
+    An ambiguous prefix raises AmbiguousProposalIdError before anything is decided.
+    """
+    out: list[tuple[str, str | None]] = []
+    seen: set[str] = set()
+    for g in given:
+        try:
+            full: str | None = svc.resolve_id(g)
+        except ProposalNotFoundError:
+            full = None
+        key = full if full is not None else f"\0{g}"
+        if key not in seen:
+            seen.add(key)
+            out.append((g, full))
+    return out
+
+
+#: One ID's result: (as given, full id or None, its decision, its status if not decided,
+#: the error that stopped it).
+IdOutcome = tuple[str, "str | None", "Decision | None", "str | None", "str | None"]
+
+
+def report_per_id(
+    out: Output,
+    as_json: bool,
+    outcomes: Iterable[IdOutcome],
+    *,
+    done_key: str,
+    label: str,
+    wanted: str,
+) -> int:
+    """Report each ID: done, or why not (its status was not ``wanted``, no such ID, an error).
+
+    One line per ID done (or a ``--json`` object), one stderr line per ID not
+    done; exit 1 when any was not.
+    """
+    report: list[dict[str, Any]] = []
+    failed = False
+    for given, full, d, current, error in outcomes:
+        entry = {
+            "id": given,
+            "proposal_id": full,
+            done_key: d is not None,
+            "status": d.status if d is not None else current,
+            "log_id": d.log_id if d is not None else None,
+            "error": None,
+        }
+        report.append(entry)
+        if d is not None:
+            if not as_json:
+                who = f"{one_line(d.tract_id, 40)} · {one_line(d.policy_name, 40)}"
+                out.line(
+                    f"{out.style(label, style_of(d.status))} {printable_id(d.proposal_id)}  {who}"
+                )
+            continue
+        failed = True
+        if error is not None:
+            message = error
+        elif current is not None:
+            message = f"is {current}, not {wanted}; nothing was changed"
+        else:
+            message = "no such proposal"
+        entry["error"] = message
+        error_line(f"{printable_id(full or given)}: {message}")
+    if as_json:
+        out.json(report)
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def _outcome(given: str, full: str | None, r: DecisionOutcome | None) -> IdOutcome:
+    if r is None:
+        return given, full, None, None, None
+    error = r.error if r.error not in (None, "not found") else None
+    return given, full, r.decision, r.current_status, error
+
+
+def cmd_decide(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
+    status = "approved" if args.command == "approve" else "rejected"
+    note = args.note if args.command == "approve" else args.reason
+    require_writable(svc, args.command)
+    resolved = resolve_ids(svc, args.ids)
+    found = [full for _, full in resolved if full is not None]
+    results = {r.proposal_id: r for r in svc.decide_many(found, status, note)}
+    outcomes = [_outcome(g, full, results.get(full) if full else None) for g, full in resolved]
+    return report_per_id(
+        out, args.json, outcomes, done_key="decided", label=status, wanted="pending"
+    )
+
+
+def cmd_release(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
+    from tract_tui.exceptions import TraceError
+
+    require_writable(svc, "release claims")
+    stopped: list[str] = []
+
+    def release(given: str, full: str | None) -> IdOutcome:
+        if full is None:
+            return given, full, None, None, None
+        if stopped:
+            return given, full, None, None, stopped[0]
+        try:
+            return given, full, svc.release_stuck(full, args.reason), None, None
+        except ProposalConflictError as e:
+            return given, full, None, e.current_status, None
+        except ProposalNotFoundError:
+            return given, full, None, None, None
+        except TraceError as e:
+            stopped.append(f"not released: {e}")
+            return given, full, None, None, stopped[0]
+
+    outcomes = [release(given, full) for given, full in resolve_ids(svc, args.ids)]
+    return report_per_id(
+        out, args.json, outcomes, done_key="released", label="released", wanted="executing"
+    )
+
+
+def cmd_expire(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
+    age: timedelta = args.older_than
+    if not args.dry_run:
+        require_writable(svc, "expire proposals")
+    done, unreadable = svc.expire_report(age, dry_run=args.dry_run, flt=args.filter)
+    now = svc.now()
+    future = [p for p in done if future_note(p.created_at, now)]
+    if args.json:
+        out.json(
+            {
+                "dry_run": args.dry_run,
+                "older_than_seconds": age.total_seconds(),
+                "count": len(done),
+                "proposal_ids": [p.proposal_id or None for p in done],
+                "unreadable_times": unreadable,
+            }
+        )
+        return EXIT_OK
+    cols, last = proposal_columns(False)
+    write_table(out, done, cols, last)
+    verb = "would expire" if args.dry_run else "expired"
+    noun = "proposal" if len(done) == 1 else "proposals"
+    out.line(f"{verb} {len(done)} {noun} pending longer than {format_age(age)}")
+    if unreadable:
+        error_line(
+            f"{unreadable} pending proposal(s) have a created_at that is not a time; "
+            "they were left pending"
+        )
+    if future:
+        error_line(
+            f"{len(future)} of them are dated in the future by this machine's clock "
+            "(another time zone?)"
+        )
+    return EXIT_OK
+
+
+def cmd_log(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
+    if args.json:
+        from tract_tui.cli.fastjson import log_json
+
+        out.json_array(log_json(svc, args.filter, args.limit, ascii_only=not out.unicode))
+        return EXIT_OK
+    rows: Iterable[LogEntry] = svc.iter_log(args.filter, page_size=PAGE)
+    if args.limit:
+        rows = islice(rows, args.limit)
+    cols, last = log_columns()
+    if not write_table(out, rows, cols, last):
+        out.line("no log rows match" if args.filter else "the log is empty")
+    return EXIT_OK
+
+
+def cmd_gc(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
+    when: When = args.before
+    before = when.resolve(svc.now())
+    if not args.dry_run:
+        require_writable(svc, "delete log rows")
+    count, unreadable = svc.gc_report(before, tract_id=args.tract, dry_run=args.dry_run)
+    if args.json:
+        out.json(
+            {
+                "dry_run": args.dry_run,
+                "before": before.isoformat(sep=" "),
+                "tract_id": args.tract,
+                "count": count,
+                "unreadable_times": unreadable,
+            }
+        )
+        return EXIT_OK
+    verb = "would delete" if args.dry_run else "deleted"
+    scope = f" of tract {one_line(args.tract, 60)}" if args.tract else ""
+    rows = "log row" if count == 1 else "log rows"
+    out.line(f"{verb} {count} {rows}{scope} older than {before:%Y-%m-%d %H:%M:%S}")
+    if unreadable:
+        error_line(f"{unreadable} log row(s) have a created_at that is not a time; they were kept")
+    return EXIT_OK
+
+
+HANDLERS: dict[str, Callable[[ReviewService, argparse.Namespace, Output], int]] = {
+    "list": cmd_list,
+    "show": cmd_show,
+    "approve": cmd_decide,
+    "reject": cmd_decide,
+    "expire": cmd_expire,
+    "release": cmd_release,
+    "log": cmd_log,
+    "gc": cmd_gc,
+}
+
+
+def dump_items(items: Iterable[Any], ascii_only: bool) -> Iterable[str]:
+    """Each item's JSON (``to_json()``), encoded one at a time."""
+    for item in items:
+        yield dump_json(item.to_json(), ascii_only=ascii_only)

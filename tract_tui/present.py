@@ -1,0 +1,254 @@
+"""How tract-tui presents its data, once, for both front ends (no Textual here).
+
+The console and the command line show the same proposals and log rows; what
+they share is decided here so the two cannot drift: the colour of each
+status and outcome, how params are printed (and up to what size), how a
+block of untrusted text is cut, how times and ages read, the table columns,
+and the help text made from the filter grammar and the key bindings. Every
+string from the database still goes through :mod:`tract_tui.text`
+(``printable``), the single rule for untrusted text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from tract_tui.models.review import Proposal
+from tract_tui.review.filters import CONTEXT_KEYS, KEY_DOCS, SYNTAX_DOC, WHEN_DOC, WORD_DOCS
+from tract_tui.text import printable
+
+#: The style of each status (proposals) and outcome (log rows), as Rich style words.
+STATUS_STYLES: dict[str, str] = {
+    "pending": "yellow",
+    "proposed": "yellow",
+    "approved": "green",
+    "executing": "cyan",
+    "executed": "green",
+    "rejected": "red",
+    "error": "bold red",
+    "expired": "magenta",
+    "reopened": "cyan",
+    "skipped": "dim",
+    "conflict": "bold red",
+}
+#: SGR codes of the style words the CLI uses (it writes its own escapes: no Rich console).
+_SGR = {
+    "bold": "1",
+    "dim": "2",
+    "italic": "3",
+    "underline": "4",
+    "reverse": "7",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+}
+
+#: Params longer than this are shown as their raw text: pretty-printing megabytes only
+#: to show the first part of them would stall the screen.
+MAX_PRETTY_PARAMS = 200_000
+#: The most characters of one text block (a reason, params, content) a view shows.
+MAX_BLOCK = 20_000
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: How far in the future a row's time may be before it is pointed out (clock or time-zone skew).
+FUTURE_SLACK_SECONDS = 60
+
+
+def style_of(status: str | None) -> str:
+    return STATUS_STYLES.get(status or "", "")
+
+
+def sgr(style: str) -> str:
+    """The ANSI SGR parameters of a style string ("bold red" -> "1;31"); "" if none known."""
+    return ";".join(_SGR[w] for w in style.split() if w in _SGR)
+
+
+def show_time(value: datetime | None, raw: object = "") -> str:
+    """A stored time to the second (no microseconds), or the stored text when it is not a time."""
+    if value is not None:
+        return value.strftime(TIME_FORMAT)
+    return printable("" if raw is None else str(raw))
+
+
+def age(created: datetime | None, now: datetime) -> str:
+    """Compact age: 45s, 12m, 3h, 5d, 7w; a time in the future reads ``+5m`` (clock skew)."""
+    if created is None:
+        return "?"
+    seconds = int((now - created).total_seconds())
+    if seconds < -FUTURE_SLACK_SECONDS:
+        return "+" + age(now, created)
+    if seconds < 60:
+        return f"{max(seconds, 0)}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    if seconds < 86400 * 14:
+        return f"{seconds // 86400}d"
+    return f"{seconds // (86400 * 7)}w"
+
+
+def future_note(created: datetime | None, now: datetime) -> str | None:
+    """A sentence when ``created`` lies more than a minute ahead of ``now``, else None.
+
+    tract stores naive local times, so a reviewer in another time zone than
+    the agent (or a skewed clock) sees rows "from the future"; their age
+    would silently be wrong, so it is said instead.
+    """
+    if created is None:
+        return None
+    ahead = (created - now).total_seconds()
+    if ahead <= FUTURE_SLACK_SECONDS:
+        return None
+    return (
+        f"created {age(now, created)} in the future by this machine's clock: the agent's "
+        "clock or time zone differs (tract stores local times without a zone)"
+    )
+
+
+def block(text: str | None, *, limit: int = MAX_BLOCK, what: str = "characters") -> str:
+    """Untrusted multi-line text made printable: tabs expanded, cut with a note past ``limit``."""
+    if not text:
+        return ""
+    more = len(text) - limit
+    if more > 0:
+        text = f"{text[:limit]}\n… ({more:,} more {what} not shown)"
+    return printable(text.replace("\r\n", "\n").expandtabs(4), newlines=True)
+
+
+def params_text(p: Proposal) -> tuple[str, str | None]:
+    """(the params to show, why they are shown raw or None): pretty JSON when it parsed.
+
+    The same text and the same size limit for the console's detail and ``show``.
+    """
+    raw = p.params_raw
+    if raw is None:
+        return "null", None
+    if p.params_valid and len(raw) <= MAX_PRETTY_PARAMS:
+        try:
+            return json.dumps(p.params, indent=2, ensure_ascii=False), None
+        except (RecursionError, ValueError):
+            return raw, "could not be printed as JSON"
+    if p.params_valid:
+        return raw, f"{len(raw):,} characters; shown raw"
+    return raw, f"{p.params_problem}; shown raw"
+
+
+# --- tables ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column, for the console's table and the CLI's alike.
+
+    ``get`` returns the raw (untrusted) cell text of a row; ``width`` 0 means
+    "take what is left"; ``cap`` is the most a sized column takes in the
+    CLI; ``drop`` orders which columns give way first on a narrow screen
+    (0 never, higher first); ``style`` gives a row's cell style.
+    """
+
+    title: str
+    get: Callable[[Any], str | None] = lambda _row: None
+    width: int = 0
+    min_width: int = 8
+    cap: int = 24
+    drop: int = 0
+    style: Callable[[Any], str | None] | None = None
+
+
+def fit_columns(columns: list[Column], total: int) -> list[tuple[Column, int]]:
+    """The columns that fit in ``total`` cells, with their widths (flexible ones share the rest).
+
+    Columns with the highest ``drop`` go first until the fixed ones and the
+    flexible ones' minimum fit; one space separates two columns.
+    """
+    shown = list(columns)
+    while True:
+        fixed = sum(c.width for c in shown if c.width) + len(shown)
+        flex = [c for c in shown if not c.width]
+        need = fixed + sum(c.min_width for c in flex)
+        droppable = [c for c in shown if c.drop]
+        if need <= total or not droppable:
+            break
+        shown.remove(max(droppable, key=lambda c: c.drop))
+    rest = max(total - fixed, 0)
+    share = rest // max(len(flex), 1)
+    return [(c, c.width or max(share, c.min_width)) for c in shown]
+
+
+# --- help ----------------------------------------------------------------------------
+
+
+class KeyBinding(Protocol):
+    """What help needs of a key binding (Textual's Binding has these)."""
+
+    key: str
+    description: str
+    show: bool
+
+
+def filter_help(context: str | None = None) -> list[tuple[str, str]]:
+    """(term, what it matches) for the filter language, from the grammar itself."""
+    keys = CONTEXT_KEYS.get(context or "", tuple(KEY_DOCS))
+    rows = [(f"{k}:WHEN" if k in ("since", "until") else f"{k}:VALUE", KEY_DOCS[k]) for k in keys]
+    where = WORD_DOCS.get(context or "", "the reason (log: or the error message)")
+    rows.append(("word", f"appears in {where}, case-insensitively"))
+    return rows
+
+
+def filter_help_text(context: str | None = None, indent: str = "  ") -> str:
+    """The filter language as a few lines of plain text (the CLI's --help, the console's help)."""
+    width = max(len(term) for term, _ in filter_help(context))
+    lines = [f"{indent}{term:<{width}}  {what}" for term, what in filter_help(context)]
+    return "\n".join([*lines, f"{indent}{SYNTAX_DOC}", f"{indent}{WHEN_DOC}"])
+
+
+def key_label(key: str) -> str:
+    """How a key is written for a person: ``question_mark`` -> ``?``, ``ctrl+c`` -> ``Ctrl+C``."""
+    names = {
+        "question_mark": "?",
+        "slash": "/",
+        "space": "Space",
+        "escape": "Escape",
+        "enter": "Enter",
+        "tab": "Tab",
+        "shift+tab": "Shift+Tab",
+        "up": "↑",
+        "down": "↓",
+        "pageup": "PgUp",
+        "pagedown": "PgDn",
+        "home": "Home",
+        "end": "End",
+        "plus": "+",
+        "left_square_bracket": "[",
+        "right_square_bracket": "]",
+    }
+    if key in names:
+        return names[key]
+    if key.startswith("ctrl+"):
+        return "Ctrl+" + key[5:].upper()
+    return key
+
+
+def key_help(
+    groups: Iterable[tuple[str, Iterable[KeyBinding]]],
+) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(group title, [(keys, what they do)]) from the bindings themselves.
+
+    Bindings with the same description are merged (``j / ↓``), so the help
+    screen lists every key a view answers to and never drifts from them.
+    """
+    out = []
+    for title, bindings in groups:
+        merged: dict[str, list[str]] = {}
+        for b in bindings:
+            labels = [key_label(k.strip()) for k in b.key.split(",")]
+            merged.setdefault(b.description, []).extend(labels)
+        out.append((title, [(" / ".join(dict.fromkeys(keys)), d) for d, keys in merged.items()]))
+    return out

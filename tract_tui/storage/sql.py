@@ -1,0 +1,183 @@
+"""SQL building blocks shared by the listings: WHERE clauses, keyset bounds, stored times.
+
+A :class:`Where` is built term by term from a
+:class:`~tract_tui.models.review.Criteria` (what the review layer resolved
+a filter to), so the proposals and the log share one builder and differ
+only in which column each filter key names.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from tract_tui.models.review import Criteria
+
+
+def format_dt(value: datetime) -> str:
+    """The text form tract stores (naive, microseconds).
+
+    ``isoformat`` rather than ``strftime``: strftime does not zero-pad years
+    below 1000 on glibc, which would break the text comparisons.
+    """
+    return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def scalar(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
+    """The first column of the first row (None when there is no row)."""
+    row = conn.execute(sql, params).fetchone()
+    return None if row is None else row[0]
+
+
+def distinct(conn: sqlite3.Connection, table: str, col: str, cap: int = 500) -> list[str]:
+    """Up to ``cap`` distinct non-NULL values of ``col``: index skip-scans, not a full scan."""
+    sql = (
+        f"WITH RECURSIVE d(v, n) AS ("
+        f" SELECT min({col}), 1 FROM {table} UNION ALL"
+        f" SELECT (SELECT min({col}) FROM {table} WHERE {col} > d.v), n + 1 FROM d"
+        f" WHERE d.v IS NOT NULL AND n < {cap})"
+        f" SELECT v FROM d WHERE v IS NOT NULL"
+    )
+    return [str(r[0]) for r in conn.execute(sql)]
+
+
+def marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def like_pattern(word: str) -> tuple[str, bool]:
+    """The LIKE pattern for ``word`` anywhere, and whether it needs ``ESCAPE '\\'``."""
+    if not any(c in word for c in "%_"):
+        return f"%{word}%", False  # no ESCAPE: a backslash is then an ordinary character
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%", True
+
+
+@dataclass
+class Where:
+    """A WHERE clause built term by term (AND-ed), with its ``?`` parameters in order."""
+
+    terms: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+    #: Read the table by rowid only (set with the search index's candidates).
+    not_indexed: bool = False
+
+    def table(self, name: str) -> str:
+        """``name`` as the FROM clause names it (``NOT INDEXED`` when asked)."""
+        return f"{name} NOT INDEXED" if self.not_indexed else name
+
+    def add(self, term: str, *params: Any) -> Where:
+        self.terms.append(term)
+        self.params.extend(params)
+        return self
+
+    def copy(self) -> Where:
+        return Where(list(self.terms), list(self.params), self.not_indexed)
+
+    def sql(self) -> str:
+        return " WHERE " + " AND ".join(self.terms) if self.terms else ""
+
+    def without(self, terms: Sequence[str]) -> Where:
+        """The same clause without these terms (and their parameters)."""
+        other, i = Where(not_indexed=self.not_indexed), 0
+        for term in self.terms:
+            n = term.count("?")
+            if term not in terms:
+                other.add(term, *self.params[i : i + n])
+            i += n
+        return other
+
+    def text_only(self) -> bool:
+        """Only free-word terms (LIKE): no index can narrow the rows."""
+        return bool(self.terms) and all(" LIKE ?" in t for t in self.terms)
+
+
+#: The WHERE terms of since: / until:.
+TIME_TERMS = ("? <= created_at", "? >= created_at")
+
+
+def value_terms(where: Where, criteria: Criteria, key: str, col: str) -> None:
+    wanted = criteria.include.get(key, ())
+    if wanted:
+        where.add(f"{col} IN ({marks(len(wanted))})", *wanted)
+    unwanted = criteria.exclude.get(key, ())
+    if unwanted:
+        where.add(f"({col} IS NULL OR {col} NOT IN ({marks(len(unwanted))}))", *unwanted)
+
+
+def text_match(where: Where, word: str, cols: Sequence[str], *, negated: bool = False) -> None:
+    """``word`` (case-insensitive for ASCII, as LIKE is) in any of ``cols``.
+
+    A NULL column does not match; a negated term keeps the rows where no
+    column matches (NULLs included: ``IS NOT 1`` is true for NULL).
+    """
+    pattern, escape = like_pattern(word)
+    like = " LIKE ? ESCAPE '\\'" if escape else " LIKE ?"
+    term = "(" + " OR ".join(f"{c}{like}" for c in cols) + ")"
+    where.add(f"{term} IS NOT 1" if negated else term, *([pattern] * len(cols)))
+
+
+def criteria_where(
+    criteria: Criteria, columns: Mapping[str, str], text_columns: Sequence[str]
+) -> Where:
+    """The WHERE clause of ``criteria`` on a table whose filter keys name ``columns``."""
+    where = Where()
+    for key, col in columns.items():
+        value_terms(where, criteria, key, col)
+    if criteria.since is not None:
+        where.add(TIME_TERMS[0], format_dt(criteria.since))
+    if criteria.until is not None:
+        where.add(TIME_TERMS[1], format_dt(criteria.until))
+    for w in criteria.words:
+        text_match(where, w, text_columns)
+    for w in criteria.excluded_words:
+        text_match(where, w, text_columns, negated=True)
+    return where
+
+
+def keyset(
+    cols: Sequence[str],
+    key: Sequence[Any],
+    *,
+    after: bool,
+    nullable: Sequence[bool] = (),
+) -> tuple[str, list[Any]]:
+    """The rows strictly after (or before) ``key`` in ``ORDER BY cols`` ascending order.
+
+    SQLite sorts NULL first, then numbers, text, blobs; the key holds each
+    column's value exactly as stored, so any type pages correctly. While no
+    column may hold NULL (``nullable``: one flag per column, tract declares
+    them NOT NULL), a row-value comparison says it exactly and an index
+    serves it as a range. Otherwise the comparison is spelled out column by
+    column, since ``NULL > x`` is never true. The last column must never be
+    NULL (a rowid or an INTEGER PRIMARY KEY).
+    """
+    if not any(nullable) and all(v is not None for v in key):
+        op = ">" if after else "<"
+        return f"({', '.join(cols)}) {op} ({marks(len(cols))})", list(key)
+    flags = list(nullable) + [False] * (len(cols) - len(nullable))
+    return _spelled_out(list(cols), list(key), flags, after)
+
+
+def _spelled_out(
+    cols: list[str], key: list[Any], nullable: list[bool], after: bool
+) -> tuple[str, list[Any]]:
+    first, value = cols[0], key[0]
+    op = ">" if after else "<"
+    if len(cols) == 1:
+        return f"{first} {op} ?", [value]
+    rest_sql, rest_params = _spelled_out(cols[1:], key[1:], nullable[1:], after)
+    if value is None:
+        tail = f"({first} IS NULL AND {rest_sql})"
+        return (f"({first} IS NOT NULL OR {tail})" if after else tail), rest_params
+    null_before = f" OR {first} IS NULL" if nullable[0] and not after else ""
+    sql = f"({first} {op} ?{null_before} OR ({first} = ? AND {rest_sql}))"
+    return sql, [value, value, *rest_params]
+
+
+def criteria_of(include: Mapping[str, Sequence[str]] | None = None, **kw: Any) -> Criteria:
+    """A Criteria from plain values (for storage callers that build one by hand)."""
+    return Criteria(include={k: tuple(v) for k, v in (include or {}).items()}, **kw)
