@@ -436,6 +436,7 @@ def open_app(path: Path) -> tuple[Any, Any]:
 
     service = ReviewService.open(path)
     app = ReviewApp(path, service=service)
+    app.settings.confirm = {k: False for k in app.settings.confirm}  # measure the decision itself
     app.first_frame_hooks.append(settle_gc)
     return app, service
 

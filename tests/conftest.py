@@ -37,6 +37,8 @@ def search_cache_dir(
     """
     path = tmp_path_factory.mktemp("tract-tui-cache")
     monkeypatch.setenv("TRACT_TUI_CACHE_DIR", str(path))
+    # settings (theme, confirmations) too: a test never reads or writes the user's own
+    monkeypatch.setenv("TRACT_TUI_CONFIG_DIR", str(tmp_path_factory.mktemp("tract-tui-config")))
     monkeypatch.delenv("TRACT_TUI_SEARCH_INDEX", raising=False)
     return path
 

@@ -240,9 +240,9 @@ async def test_log_rows_come_before_their_count(v5_db: Path) -> None:
 async def test_a_burst_of_binding_changes_rebuilds_the_footer_once(v5_db: Path) -> None:
     """Textual's Footer recomposes per refresh_bindings (~20 ms each); ours once per frame."""
     from tract_tui.app import ReviewApp
-    from tract_tui.app.app import CoalescingFooter
+    from tract_tui.app.footer import CoalescingFooter
 
-    app = ReviewApp(v5_db, clock=clock)
+    app = ReviewApp(v5_db, clock=clock, poll_interval=3600)  # no live refresh in the count
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         footer = app.query_one(CoalescingFooter)

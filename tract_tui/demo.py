@@ -521,10 +521,10 @@ def _remove(path: Path) -> None:
 
 
 def default_demo_path() -> Path:
-    """``$XDG_DATA_HOME/tract-tui/demo.db``, else ``~/.local/share/...`` (the XDG default)."""
-    base = os.environ.get("XDG_DATA_HOME", "")
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "share"
-    return root / "tract-tui" / "demo.db"
+    """``demo.db`` in the user's data directory (tract_tui.settings.data_dir)."""
+    from tract_tui.settings import data_dir
+
+    return data_dir() / "demo.db"
 
 
 def ensure_demo_database(

@@ -160,6 +160,12 @@ class Column:
     cap: int = 24
     drop: int = 0
     style: Callable[[Any], str | None] | None = None
+    #: A sized column may grow up to this many cells when the flexible one has plenty.
+    max_width: int = 0
+
+
+#: Cells a flexible column keeps before sized columns may grow (see Column.max_width).
+COMFORTABLE = 60
 
 
 def fit_columns(columns: list[Column], total: int) -> list[tuple[Column, int]]:
@@ -179,7 +185,18 @@ def fit_columns(columns: list[Column], total: int) -> list[tuple[Column, int]]:
         shown.remove(max(droppable, key=lambda c: c.drop))
     rest = max(total - fixed, 0)
     share = rest // max(len(flex), 1)
-    return [(c, c.width or max(share, c.min_width)) for c in shown]
+    widths = {id(c): c.width or max(share, c.min_width) for c in shown}
+    spare = share - COMFORTABLE if flex else 0
+    for c in shown:  # a wide screen: the sized columns stop cutting names short
+        if spare <= 0:
+            break
+        if c.width and c.max_width > c.width:
+            grow = min(c.max_width - c.width, spare)
+            widths[id(c)] += grow
+            spare -= grow
+            for f in flex:
+                widths[id(f)] -= grow // len(flex)
+    return [(c, widths[id(c)]) for c in shown]
 
 
 # --- help ----------------------------------------------------------------------------

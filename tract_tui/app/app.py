@@ -1,60 +1,41 @@
-"""ReviewApp: a small App; the panes own their behaviour, the service owns the rules."""
+"""ReviewApp: a small App; the views own their behaviour, the service owns the rules."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
-from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer, Header, Static
+from textual.widgets import ContentSwitcher, Header, Static
 
+from tract_tui import settings as user_settings
+from tract_tui.app.footer import CoalescingFooter
 from tract_tui.app.paging import Listing, preload_first_page
 from tract_tui.app.proposals import ProposalsPane
 from tract_tui.app.tabbar import TabBar
+from tract_tui.app.workers import Cancelled, ServiceCalls, report_error
 from tract_tui.exceptions import TraceError
 from tract_tui.review.service import ChangeWatcher, Clock, ReviewService
+from tract_tui.text import printable
 
-# The modal screens (and the Input widget they use) are imported when first shown, as
-# the log view is: neither is needed for the first frame (issue 4).
+# The log view, the modal screens and the Input widget are imported when first shown:
+# none of them is needed for the first frame.
 if TYPE_CHECKING:
     from tract_tui.app.logview import LogPane
 
 #: The GIL switch interval while the app runs (Python's default is 0.005 s); see on_load.
 SWITCH_INTERVAL = 0.0005
+TABS = [("proposals", "Proposals"), ("log", "Log")]
 
 
-class CoalescingFooter(Footer):
-    """A Footer that rebuilds once per frame, however often the bindings change.
-
-    Textual's Footer queues a full recompose (15-25 ms here) for every
-    ``refresh_bindings``; focus, the tabs and the first rows asked for six in
-    the first 100 ms after launch, and a decision asks for two or three.
-    """
-
-    _recompose_queued = False
-
-    def bindings_changed(self, screen: Screen[object]) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus:
-            return
-        if self.is_attached and screen is self.screen and not self._recompose_queued:
-            self._recompose_queued = True
-            self.call_after_refresh(self._queued_recompose)
-
-    async def _queued_recompose(self) -> None:
-        self._recompose_queued = False  # a change from now on queues another
-        await self.recompose()
-
-
-class ReviewApp(App[int]):
+class ReviewApp(ServiceCalls, App[int]):
     """Review pending proposals and read the policy log of one tract database.
 
     ``clock`` (naive local time, like the database) is injectable for tests;
@@ -67,6 +48,8 @@ class ReviewApp(App[int]):
     #banner { display: none; background: $warning; color: $background; text-style: bold;
               padding: 0 1; height: 1; }
     #banner.shown { display: block; }
+    #status { display: none; height: 1; padding: 0 1; color: $text-muted; background: $panel; }
+    #status.shown { display: block; }
     #tabs { height: 1fr; }
     #tabs > Vertical { height: 1fr; }
     """
@@ -76,11 +59,16 @@ class ReviewApp(App[int]):
             "show_tab('proposals')",
             "Proposals",
             id="tab-proposals",
+            show=False,
             tooltip="Pending proposals",
         ),
-        Binding("2", "show_tab('log')", "Log", id="tab-log", tooltip="The policy log"),
-        Binding("question_mark", "help", "Help", id="help", tooltip="Keys"),
+        Binding("2", "show_tab('log')", "Log", id="tab-log", show=False, tooltip="The policy log"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
         Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding(
+            "ctrl+p", "command_palette", "Commands", show=False, tooltip="Every command, searchable"
+        ),
     ]
 
     def __init__(
@@ -107,7 +95,9 @@ class ReviewApp(App[int]):
         self._switch_interval: float | None = None
         #: Called once the first frame (with the preloaded rows) is drawn.
         self.first_frame_hooks: list[Callable[[], object]] = []
-        self.sub_title = os.path.basename(self.db_path)
+        self.settings = user_settings.load()
+        # a file name may hold escape sequences: shown only as printable text
+        self.sub_title = printable(os.path.basename(self.db_path))
 
     @property
     def service(self) -> ReviewService:
@@ -120,22 +110,30 @@ class ReviewApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="banner")
-        yield TabBar([("proposals", "Proposals"), ("log", "Log")], "proposals", id="tab-bar")
+        yield TabBar(TABS, "proposals", id="tab-bar")
         with ContentSwitcher(id="tabs", initial="proposals"):
             with Vertical(id="proposals"):
                 yield ProposalsPane(id="proposals-pane")
             # The log view is built the first time it is shown (log_pane): its selects,
-            # input and sparkline would otherwise add to every launch (issue 4).
+            # input and sparkline would otherwise add to every launch.
             yield Vertical(id="log")
-        yield CoalescingFooter()
+        yield Static(id="status")
+        yield CoalescingFooter(show_command_palette=False)  # Ctrl+P is in the help
 
     def on_load(self) -> None:
         # Workers (SQLite, which releases the GIL) and Textual's output thread wait for
         # the GIL while the event loop renders: at the default 5 ms switch interval a
-        # decision's four statements could each wait 5 ms, and a drawn frame sit that
-        # long before it is written. 0.5 ms keeps a keypress-to-commit under 10 ms.
+        # decision's statements could each wait 5 ms. 0.5 ms keeps a keypress-to-commit
+        # short.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
+        if self.settings.theme and self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+
+    def watch_theme(self, theme: str) -> None:
+        if theme != self.settings.theme and self.is_running:
+            self.settings.theme = theme  # a chosen theme is remembered
+            user_settings.save(self.settings)
 
     def on_mount(self) -> None:
         if self.service_or_none is not None:
@@ -143,21 +141,24 @@ class ReviewApp(App[int]):
         else:
             self._open()
 
-    @work(thread=True, group="open")
     def _open(self) -> None:
-        try:
-            service = ReviewService.open(
+        def open_it(_c: Cancelled) -> ReviewService:
+            return ReviewService.open(
                 self.db_path,
                 read_only=self.read_only_requested,
                 create=self.create,
                 clock=self.clock,
             )
-        except TraceError as e:
+
+        def refused(error: BaseException) -> None:
             from tract_tui.app.modals import ErrorScreen
 
-            self.call_from_thread(self.push_screen, ErrorScreen(str(e)))
-            return
-        self.call_from_thread(self._opened, service)
+            if isinstance(error, TraceError):
+                self.push_screen(ErrorScreen(str(error)))
+            else:
+                report_error(self, error)
+
+        self.call_service(open_it, self._opened, group="open", failed=refused)
 
     def _opened(self, service: ReviewService) -> None:
         self.service_or_none = service
@@ -166,6 +167,7 @@ class ReviewApp(App[int]):
             banner.update(Text("READ-ONLY — decisions are disabled; the file is not written."))
             banner.add_class("shown")
         pane = self.query_one(ProposalsPane)
+        pane.opened()
         pane.table.focus()
         if self._preloaded is not None:  # read by preload() before the screen started
             pane.show_listing(self._preloaded)
@@ -180,13 +182,12 @@ class ReviewApp(App[int]):
         hooks, self.first_frame_hooks = self.first_frame_hooks, []
         for hook in hooks:
             hook()
+        self._build_indexes()
 
     def preload(self, preloaded: tuple[ChangeWatcher, Listing] | None = None) -> None:
         """Before :meth:`run`: the change baseline, then the first page of pending proposals.
 
-        Read before the screen starts, the rows are in its very first frame. A
-        worker started from on_mount would deliver them only after that first
-        frame is drawn, and cost a second one (0.1-0.2 s at launch, issue 4).
+        Read before the screen starts, the rows are in its very first frame.
         ``preloaded`` is what :func:`~tract_tui.app.paging.preload_first_page`
         already read (``run_console`` reads it while Textual is imported).
         """
@@ -195,27 +196,76 @@ class ReviewApp(App[int]):
         if preloaded is not None:
             self.watcher, self._preloaded = preloaded
 
+    # --- tract-tui's indexes, after the first frame -------------------------------------
+
+    def _build_indexes(self) -> None:
+        """Build missing ``ix_tui_*`` indexes in a worker, with a progress line.
+
+        The lists work meanwhile (slower, on tract's own indexes); a failure
+        (another process holding the lock) only means they stay slower.
+        """
+        service = self.service
+
+        def progress(done: int, total: int, name: str) -> None:
+            text = (
+                f"Building tract-tui's indexes for fast lists ({done} of {total}: {name})…"
+                if done < total
+                else ""
+            )
+            self.call_from_thread(self._status, text)
+
+        def failed(error: BaseException) -> None:
+            self._status("")
+            self.notify(
+                f"tract-tui's indexes were not built ({error}); lists stay slower",
+                severity="warning",
+                markup=False,
+                timeout=6,
+            )
+
+        self.call_service(
+            lambda c: service.ensure_indexes(progress=progress, cancelled=c),
+            lambda built: self._status(""),
+            group="indexes",
+            failed=failed,
+        )
+
+    def _status(self, text: str) -> None:
+        status = self.query_one("#status", Static)
+        status.update(Text(text))
+        status.set_class(bool(text), "shown")
+
     # --- live ---------------------------------------------------------------------
 
-    @work(thread=True, group="open")
     def _watch_then_load(self) -> None:
         """Take the data_version baseline first, so no write after it goes unnoticed."""
-        self.watcher = self.service.watcher()
-        self.call_from_thread(self.query_one(ProposalsPane).reload)
+        service = self.service
 
-    @work(thread=True, exclusive=True, group="poll")
+        def baseline(watcher: ChangeWatcher) -> None:
+            self.watcher = watcher
+            self.query_one(ProposalsPane).reload()
+
+        self.call_service(lambda _c: service.watcher(), baseline, group="watch")
+
     def _poll(self) -> None:
-        if self.watcher is not None and self.watcher.changed():
-            self.call_from_thread(self.refresh_views)
+        watcher = self.watcher
+        if watcher is None:
+            return
+        self.call_service(
+            lambda _c: watcher.changed(),
+            lambda changed: self.refresh_views() if changed else None,
+            group="poll",
+        )
 
     def refresh_views(self) -> None:
         """Another process (or we) wrote: refresh what is on screen, keep the cursors."""
         self.query_one(ProposalsPane).reload()
         log = self.log_pane_if_built()
         if log is not None and log.facets_loaded:
+            log.load_facets()
             log.reload()
 
-    # --- keys ---------------------------------------------------------------------
+    # --- views --------------------------------------------------------------------
 
     def action_show_tab(self, tab: str) -> None:
         switcher = self.query_one("#tabs", ContentSwitcher)
@@ -256,12 +306,96 @@ class ReviewApp(App[int]):
         log.table.focus()
 
     def action_help(self) -> None:
+        from tract_tui.app.logview import LogPane
         from tract_tui.app.modals import HelpScreen
+        from tract_tui.app.table import VirtualTable
 
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.help_groups(VirtualTable, LogPane)))
+
+    def help_groups(self, *classes: Any) -> list[tuple[str, list[Any]]]:
+        """(title, bindings) of every view, for the help screen: the keys themselves."""
+        table_cls, log_cls = classes
+        return [
+            ("Everywhere", _bindings(self.BINDINGS)),
+            ("Lists", _bindings(table_cls.BINDINGS)),
+            ("Proposals (1)", _bindings(ProposalsPane.BINDINGS)),
+            ("Log (2)", [*_bindings(log_cls.BINDINGS), _Key("enter", "the row in full")]),
+            ("Moving between parts", [_Key("tab", "next part"), _Key("shift+tab", "previous")]),
+        ]
+
+    def action_quit(self) -> None:  # type: ignore[override]
+        self.exit(0)
+
+    # --- the command palette (Ctrl+P) ---------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        pane = self.query_one(ProposalsPane) if screen is self.screen_stack[0] else None
+        if pane is not None:
+            yield SystemCommand(
+                "Approve", "Approve the highlighted (or marked) proposals", pane.action_approve
+            )
+            yield SystemCommand(
+                "Reject", "Reject the highlighted (or marked) proposals", pane.action_reject
+            )
+            yield SystemCommand(
+                "Filter proposals", "Edit the proposals filter", self._go_filter_proposals
+            )
+            yield SystemCommand(
+                "Mark all matching", "Mark every proposal the filter matches", pane.action_mark_all
+            )
+            yield SystemCommand("Undo", "Undo this session's last decision", pane.action_undo)
+        yield SystemCommand(
+            "Go to proposals",
+            "The pending proposals (1)",
+            lambda: self.action_show_tab("proposals"),
+        )
+        yield SystemCommand("Go to log", "The policy log (2)", lambda: self.action_show_tab("log"))
+        yield SystemCommand(
+            "Toggle light / dark theme",
+            "Switch between the light and dark theme",
+            self.action_toggle_theme,
+        )
+        yield SystemCommand(
+            "Toggle confirmation of destructive approvals",
+            "compress, archive and unknown action types ask before approval",
+            self.action_toggle_confirm,
+        )
+        yield SystemCommand("Help", "Every key", self.action_help)
+        yield from super().get_system_commands(screen)
+
+    def _go_filter_proposals(self) -> None:
+        self.action_show_tab("proposals")
+        self.query_one(ProposalsPane).action_focus_filter()
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_toggle_confirm(self) -> None:
+        on = not all(self.settings.confirm.values())
+        self.settings.confirm = {k: on for k in self.settings.confirm}
+        user_settings.save(self.settings)
+        self.notify(
+            f"Destructive approvals {'ask first' if on else 'no longer ask'} "
+            "(kept in your settings)",
+            timeout=4,
+        )
 
     def on_unmount(self) -> None:
         if self._switch_interval is not None:
             sys.setswitchinterval(self._switch_interval)
         if self.watcher is not None:
             self.watcher.close()
+
+
+class _Key:
+    """A key the help lists that no Binding declares (Textual's own: Tab, Enter in a list)."""
+
+    show = True
+
+    def __init__(self, key: str, description: str) -> None:
+        self.key = key
+        self.description = description
+
+
+def _bindings(items: Iterable[Any]) -> list[Any]:
+    return [b for b in items if isinstance(b, Binding) and b.description]

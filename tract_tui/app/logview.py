@@ -1,4 +1,8 @@
-"""The log view: policy_log newest first, with combinable filters, counts and a sparkline."""
+"""The log view: policy_log newest first, with combinable filters, counts and a sparkline.
+
+Every query runs in a worker (app/workers.py); a newer filter cancels the
+older one's queries at once. The rows come first, the counts after them.
+"""
 
 from __future__ import annotations
 
@@ -6,65 +10,75 @@ import threading
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widgets import Input, Select, Sparkline, Static
-from textual.worker import get_current_worker
 
-from tract_tui.app.paging import PagePlan
-from tract_tui.app.render import OUTCOME_STYLES, log_cells, safe
-from tract_tui.app.table import Column, VirtualTable
-from tract_tui.exceptions import FilterSyntaxError, QueryCancelledError
+from tract_tui.app.paging import LogSource
+from tract_tui.app.render import log_cells, log_detail_text, safe
+from tract_tui.app.table import VirtualTable
+from tract_tui.app.workers import Cancelled, ServiceCalls
+from tract_tui.exceptions import FilterSyntaxError
 from tract_tui.models.review import LogEntry, LogFacets, LogStats
+from tract_tui.present import Column, style_of
 from tract_tui.review.filters import Filter, Term, parse_filter
+from tract_tui.text import truncate
 
 if TYPE_CHECKING:
     from tract_tui.app.app import ReviewApp
 
+#: Time, outcome and the text stay; tract, policy, trigger, action give way (action first).
 COLUMNS = [
-    Column("Time", 14),
-    Column("Tract", 12),
-    Column("Policy", 16),
-    Column("Trigger", 7),
-    Column("Action", 8),
-    Column("Outcome", 8),
-    Column("Reason / error", 0, 12),
+    Column("Time", width=14),
+    Column("Outcome", width=9),
+    Column("Reason / error", min_width=20),
+    Column("Tract", width=14, drop=2, max_width=34),
+    Column("Policy", width=18, drop=1, max_width=26),
+    Column("Trigger", width=8, drop=3),
+    Column("Action", width=9, drop=4),
 ]
 
-SELECTS = (("policy", "policy"), ("outcome", "outcome"), ("trigger", "trigger"), ("tract", "tract"))
+SELECTS = ("policy", "outcome", "trigger", "tract")
+#: How far a live refresh looks for the row the cursor was on (rows newer than it).
+RANK_CAP = 10_000
+EMPTY_LOG = "The policy log is empty: agents' policies log every evaluation here."
+NO_MATCH = "No log rows match this filter."
 
 
 def stats_text(stats: LogStats, total: int) -> Text:
+    """The time range first (it must never be pushed out), then the count per outcome."""
     out = Text()
+    if stats.start and stats.end:
+        out.append(f"{stats.start:%Y-%m-%d %H:%M} → {stats.end:%Y-%m-%d %H:%M}  ", style="dim")
     out.append(f"{total:,} row{'' if total == 1 else 's'}", style="bold")
     for outcome, n in stats.by_outcome.items():
         out.append("  ·  ")
-        out.append(safe(outcome), style=OUTCOME_STYLES.get(outcome, ""))
+        out.append(safe(outcome), style=style_of(outcome))
         out.append(f" {n:,}")
-    if stats.start and stats.end:
-        out.append(f"\n{stats.start:%Y-%m-%d %H:%M} → {stats.end:%Y-%m-%d %H:%M}", style="dim")
     return out
 
 
-class LogPane(Vertical):
+class LogPane(ServiceCalls, Vertical):
     """policy_log with filters; every query runs in a cancellable worker."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter", id="filter", tooltip="Edit the log filter"),
-        Binding("escape", "focus_table", "Table", show=False),
+        Binding("escape", "focus_table", "Back to the table", show=False),
     ]
 
     DEFAULT_CSS = """
     LogPane #log-filters { height: 3; }
-    LogPane #log-filters Select { width: 1fr; }
-    LogPane #log-filter { width: 2fr; }
-    LogPane #log-stats { height: 2; padding: 0 1; }
+    LogPane #log-filters Select { width: 1fr; min-width: 12; }
+    LogPane #log-filter { width: 2fr; min-width: 20; }
+    LogPane #log-stats { height: auto; max-height: 3; padding: 0 1; }
     LogPane #log-spark { height: 2; margin: 0 1; }
-    LogPane #log-error { height: auto; color: $error; padding: 0 1; display: none; }
+    LogPane #log-error { height: auto; color: $text-error; padding: 0 1; display: none; }
     LogPane #log-error.shown { display: block; }
+    LogPane #log-table.stale { opacity: 60%; }
+    LogPane.short #log-spark { display: none; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -72,7 +86,8 @@ class LogPane(Vertical):
         self.filter = Filter()
         self._debounce: Timer | None = None
         self.facets_loaded = False
-        # the search index's catch-up: one worker at a time, run again if asked meanwhile
+        self._facets: LogFacets | None = None
+        # the search cache's catch-up: one worker at a time, run again if asked meanwhile
         self._index_lock = threading.Lock()
         self._indexing = False
         self._index_again = False
@@ -86,20 +101,15 @@ class LogPane(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="log-filters"):
-            for key, prompt in SELECTS:
-                yield Select[str]([], prompt=prompt, id=f"f-{key}", allow_blank=True)
+            for key in SELECTS:
+                yield Select[str]([], prompt=key, id=f"f-{key}", allow_blank=True)
             yield Input(
                 placeholder="/ filter: since:2d until:… words -word policy:…", id="log-filter"
             )
         yield Static(Text(""), id="log-error")
         yield Static(Text("…"), id="log-stats")
         yield Sparkline([], id="log-spark")
-        yield VirtualTable(
-            COLUMNS,
-            lambda row, _w: log_cells(row),
-            empty_text="No log rows match this filter.",
-            id="log-table",
-        )
+        yield VirtualTable(COLUMNS, log_cells, empty_text=EMPTY_LOG, id="log-table")
 
     @property
     def table(self) -> VirtualTable:
@@ -109,13 +119,16 @@ class LogPane(Vertical):
         if self.app.is_headless:
             self.query_one("#log-filter", Input).cursor_blink = False
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < 16, "short")
+
     # --- filter ---------------------------------------------------------------------
 
     def current_filter(self) -> Filter:
         """The selects' terms plus what was typed (raises FilterSyntaxError)."""
         typed = parse_filter(self.query_one("#log-filter", Input).value, "log")
         terms: list[Term] = []
-        for key, _ in SELECTS:
+        for key in SELECTS:
             value = self.query_one(f"#f-{key}", Select).value
             if isinstance(value, str):
                 terms.append(Term(key, value))
@@ -143,15 +156,19 @@ class LogPane(Vertical):
         self.table.focus()
 
     def apply_filter(self) -> None:
+        """Apply the filter; a bad one is named and the rows on screen are marked stale."""
         error = self.query_one("#log-error", Static)
         try:
             flt = self.current_filter()
         except FilterSyntaxError as e:
-            error.update(Text(safe(str(e))))
+            error.update(Text(f"{safe(str(e))}; the rows below are for the previous filter"))
             error.add_class("shown")
+            self.table.add_class("stale")
             return
         error.remove_class("shown")
+        self.table.remove_class("stale")
         self.filter = flt
+        self.table.empty_text = NO_MATCH if flt else EMPTY_LOG
         self.reload(keep_position=False)
 
     def action_focus_filter(self) -> None:
@@ -163,74 +180,65 @@ class LogPane(Vertical):
     # --- loading --------------------------------------------------------------------
 
     def load_facets(self) -> None:
-        if not self.facets_loaded:
-            self.facets_loaded = True
-            self._load_facets()
-
-    @work(thread=True, group="log-facets")
-    def _load_facets(self) -> None:
-        facets = self.review_app.service.log_facets()
-        self.app.call_from_thread(self._apply_facets, facets)
+        """The values present in the log, offered by the drop-downs (learned anew each refresh)."""
+        self.facets_loaded = True
+        service = self.review_app.service
+        self.call_service(lambda _c: service.log_facets(), self._apply_facets, group="log-facets")
 
     def _apply_facets(self, facets: LogFacets) -> None:
+        if facets == self._facets:
+            return
+        self._facets = facets
         values = {
             "policy": facets.policies,
             "outcome": facets.outcomes,
             "trigger": facets.triggers,
             "tract": facets.tracts,
         }
-        for key, _ in SELECTS:
+        for key in SELECTS:
             select = self.query_one(f"#f-{key}", Select)
             current = select.value
             with select.prevent(Select.Changed):
-                select.set_options((Text(safe(v)), v) for v in values[key])
+                options = [
+                    (Text(truncate(safe(v), 40), no_wrap=True, overflow="ellipsis"), v)
+                    for v in values[key]
+                ]
+                select.set_options(options)
                 if isinstance(current, str) and current in values[key]:
                     select.value = current
 
     def reload(self, *, keep_position: bool = True) -> None:
-        """Refetch what is on screen: the rows first, then the stats and the exact count."""
-        # what is still counting for the previous filter stops now (progress handler)
-        self.workers.cancel_group(self, "log-stats")
+        """Refetch what is on screen: the rows first, then the stats and the exact count.
+
+        With ``keep_position`` the cursor stays on the row it was on, however
+        many rows arrived above it.
+        """
+        self.workers.cancel_group(self, "log-stats")  # their queries stop now
         self.workers.cancel_group(self, "log-count")
         keep = self.table.cursor_row if keep_position else None
-        self._reload_rows(self.filter, keep, self.table.cursor if keep_position else 0)
-
-    @work(thread=True, exclusive=True, group="log-rows")
-    def _reload_rows(self, flt: Filter, keep: LogEntry | None, fallback: int) -> None:
-        """The cursor's page, with a total that is exact when the page is short.
-
-        Otherwise the total is provisional (one page more than shown) until
-        :meth:`_count_rows` has counted: a text filter's count reads every row,
-        its first page does not. A newer reload cancels this worker, and the
-        progress handler stops its query at once.
-        """
-        worker = get_current_worker()
+        fallback = self.table.cursor if keep_position else 0
+        flt, size = self.filter, self.table.cache.page_size
         service = self.review_app.service
-        size = self.table.cache.page_size
-        try:
-            index = fallback
-            if keep is not None and fallback > 0:
-                newer = service.log_rank(
-                    keep.key,
-                    flt,
-                    cap=fallback + 1,
-                    cancelled=lambda: worker.is_cancelled,
-                )
-                index = newer if newer <= fallback else fallback
-            page = index // size
-            rows = service.log_at(page * size, size, flt, cancelled=lambda: worker.is_cancelled)
-        except QueryCancelledError:
-            return
-        # a short page ends the listing: the total is known without counting
-        exact = len(rows) < size and (page == 0 or bool(rows))
-        total = page * size + len(rows) if exact else page * size + size
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._show_rows, flt, total, index, {page: rows}, exact)
 
-    def _show_rows(
-        self, flt: Filter, total: int, index: int, pages: dict[int, list[Any]], exact: bool
-    ) -> None:
-        self.table.set_total(total, keep_cursor=index, pages=pages)
+        def load(cancelled: Cancelled) -> tuple[int, int, list[LogEntry], bool]:
+            index = fallback
+            if keep is not None:
+                index = service.log_rank(
+                    keep.key, flt, cap=fallback + RANK_CAP, cancelled=cancelled
+                )
+            page = index // size
+            rows = service.log_at(page * size, size, flt, cancelled=cancelled)
+            # a short page ends the listing: the total is known without counting
+            exact = len(rows) < size and (page == 0 or bool(rows))
+            total = page * size + len(rows) if exact else page * size + size
+            return total, index, rows, exact
+
+        self.call_service(load, lambda r: self._show_rows(flt, *r), group="log-rows")
+
+    def _show_rows(self, flt: Filter, total: int, index: int, rows: list[Any], exact: bool) -> None:
+        self.table.source = LogSource(self.review_app.service, flt)
+        page = index // self.table.cache.page_size
+        self.table.set_total(total, keep_cursor=index, pages={page: rows})
         # The stats (full passes for a text filter) and the count start once the rows
         # are drawn: started with them, they took the CPU from that drawing.
         self.call_after_refresh(self._after_rows, flt, self.table.cache.generation, exact)
@@ -238,17 +246,41 @@ class LogPane(Vertical):
     def _after_rows(self, flt: Filter, generation: int, exact: bool) -> None:
         if generation != self.table.cache.generation:
             return  # another filter since: its own rows will start its own counts
-        self._reload_stats(flt)
+        service = self.review_app.service
+        self.call_service(
+            lambda c: service.log_stats(flt, buckets=60, cancelled=c),
+            self._apply_stats,
+            group="log-stats",
+        )
         if not exact:
-            self._count_rows(flt, generation)
-        # after the rows (first build, live refresh, new filter): the catch-up costs a
-        # millisecond when nothing is new, and never delays the rows it follows
+            self.call_service(
+                lambda c: service.count_log(flt, cancelled=c),
+                lambda total: self._apply_count(generation, total),
+                group="log-count",
+            )
         self.update_search_index()
 
-    # --- the search index ---------------------------------------------------------------
+    def _apply_count(self, generation: int, total: int) -> None:
+        if generation == self.table.cache.generation:
+            self.table.correct_total(total)
+
+    def _apply_stats(self, stats: LogStats) -> None:
+        self.query_one("#log-stats", Static).update(stats_text(stats, stats.total))
+        self.query_one("#log-spark", Sparkline).data = [float(b) for b in stats.buckets]
+
+    @on(VirtualTable.Selected, "#log-table")
+    def _selected(self, event: VirtualTable.Selected) -> None:
+        """Enter on a row: the row in full (an error row leads with its error)."""
+        from tract_tui.app.modals import ZoomScreen
+
+        row: LogEntry = event.row
+        title = f"log row {row.id}: {safe(row.outcome)} · {safe(row.policy_name)}"
+        self.app.push_screen(ZoomScreen(title, log_detail_text(row)))
+
+    # --- the search cache ---------------------------------------------------------------
 
     def update_search_index(self) -> None:
-        """Catch the log's search index up in a thread (the first time: seconds at 1M rows).
+        """Catch the log's search cache up in a thread (the first time: seconds at 1M rows).
 
         One catch-up at a time: asked while one runs, it runs once more when
         that one ends (a live refresh every poll would otherwise cancel and
@@ -260,89 +292,20 @@ class LogPane(Vertical):
                 return
             self._indexing = True
             self._index_again = False
-        self._update_search_index()
-
-    @work(thread=True, exclusive=True, group="log-search-index", exit_on_error=False)
-    def _update_search_index(self) -> None:
-        """Never fails the console: the service falls back to scanning (review/search.py)."""
-        worker = get_current_worker()
         service = self.review_app.service
-        while True:
-            failed = True
-            try:
-                if not worker.is_cancelled:
-                    service.update_search_index(cancelled=lambda: worker.is_cancelled)
-                failed = False
-            finally:
+
+        def catch_up(cancelled: Cancelled) -> None:
+            while True:
+                if not cancelled():
+                    service.update_search_index(cancelled=cancelled)
                 with self._index_lock:
-                    again = self._index_again and not worker.is_cancelled and not failed
-                    self._indexing = again
+                    again = self._index_again and not cancelled()
                     self._index_again = False
-            if not again:
-                return
+                    if not again:
+                        return
 
-    @work(thread=True, exclusive=True, group="log-count")
-    def _count_rows(self, flt: Filter, generation: int) -> None:
-        worker = get_current_worker()
-        try:
-            total = self.review_app.service.count_log(flt, cancelled=lambda: worker.is_cancelled)
-        except QueryCancelledError:
-            return
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._apply_count, generation, total)
+        def done() -> None:
+            with self._index_lock:
+                self._indexing = False
 
-    def _apply_count(self, generation: int, total: int) -> None:
-        if generation == self.table.cache.generation:
-            self.table.correct_total(total)
-
-    @work(thread=True, exclusive=True, group="log-stats")
-    def _reload_stats(self, flt: Filter) -> None:
-        worker = get_current_worker()
-        try:
-            stats = self.review_app.service.log_stats(
-                flt, buckets=60, cancelled=lambda: worker.is_cancelled
-            )
-        except QueryCancelledError:
-            return
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._apply_stats, stats)
-
-    def _apply_stats(self, stats: LogStats) -> None:
-        self.query_one("#log-stats", Static).update(stats_text(stats, stats.total))
-        self.query_one("#log-spark", Sparkline).data = [float(b) for b in stats.buckets]
-
-    @on(VirtualTable.NeedPages, "#log-table")
-    def _need_pages(self, event: VirtualTable.NeedPages) -> None:
-        cache = self.table.cache
-        for page in event.pages:
-            self._fetch_page(self.filter, cache.generation, cache.plan(page))
-
-    @work(thread=True, group="log-pages")
-    def _fetch_page(self, flt: Filter, generation: int, plan: PagePlan) -> None:
-        service = self.review_app.service
-        cache = self.table.cache
-
-        def stale() -> bool:  # the filter changed meanwhile: nobody wants this page
-            return cache.generation != generation
-
-        rows: list[Any]
-        try:
-            if plan.mode == "after":
-                assert isinstance(plan.anchor, LogEntry)
-                key = plan.anchor.key
-                rows = service.list_log(flt, after=key, limit=plan.limit, cancelled=stale)
-            elif plan.mode == "before":
-                assert isinstance(plan.anchor, LogEntry)
-                key = plan.anchor.key
-                rows = service.list_log(flt, before=key, limit=plan.limit, cancelled=stale)
-            elif plan.mode == "end":
-                rows = service.list_log(flt, from_end=True, limit=plan.limit, cancelled=stale)
-            else:
-                rows = service.log_at(plan.offset, plan.limit, flt, cancelled=stale)
-        except QueryCancelledError:
-            self.app.call_from_thread(cache.failed, plan.page)
-            return
-        except Exception:
-            self.app.call_from_thread(self.table.cache.failed, plan.page)
-            raise
-        self.app.call_from_thread(self.table.page_loaded, generation, plan.page, rows)
+        self.call_service(catch_up, group="log-search-index", always=done)

@@ -1,26 +1,28 @@
-"""Modal screens: the reject prompt, bulk confirmation, help and the error screen."""
+"""Modal screens: the reject prompt, confirmations, help, the zoomed detail, the error screen."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
 from tract_tui.app.render import safe
+from tract_tui.present import KeyBinding, filter_help, key_help
 
 MODAL_CSS = """
 {name} {{ align: center middle; background: $background 60%; }}
 {name} > Vertical {{
-    width: 72; height: auto; max-height: 90%;
-    border: thick $primary; background: $surface; padding: 1 2;
+    width: 76; max-width: 100%; height: auto; max-height: 100%;
+    border: thick $primary; background: $surface; padding: 0 2;
 }}
-{name} .title {{ text-style: bold; margin-bottom: 1; }}
-{name} .hint {{ color: $text-muted; margin-top: 1; }}
+{name} .title {{ text-style: bold; margin: 1 0; }}
+{name} .hint {{ color: $text-muted; margin: 1 0; }}
 """
 
 
@@ -53,24 +55,31 @@ class RejectPrompt(ModalScreen[str | None]):
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    """Ask once before a bulk decision; y/Enter confirms, n/Escape cancels."""
+    """Ask once before a bulk or destructive decision; y/Enter confirms, n/Escape cancels."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="ConfirmScreen")
+    DEFAULT_CSS = (
+        MODAL_CSS.format(name="ConfirmScreen")
+        + """
+    ConfirmScreen #confirm-body { height: auto; max-height: 20; }
+    """
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y,enter", "confirm", "Yes"),
         Binding("n,escape", "cancel", "No"),
     ]
 
-    def __init__(self, title: str, body: Text) -> None:
+    def __init__(self, title: str, body: Text, hint: str = "") -> None:
         super().__init__()
         self.title_text = title
         self.body = body
+        self.hint = hint or "y / Enter: go ahead · n / Escape: cancel"
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(self.title_text), classes="title")
-            yield Static(self.body)
-            yield Static("y / Enter: go ahead · n / Escape: cancel", classes="hint")
+            with VerticalScroll(id="confirm-body"):
+                yield Static(self.body)
+            yield Static(self.hint, classes="hint")
 
     def action_confirm(self) -> None:
         self.dismiss(True)
@@ -79,47 +88,115 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(False)
 
 
-KEYS: list[tuple[str, str]] = [
-    ("a", "approve the highlighted proposal (or the marked ones)"),
-    ("r", "reject, with an optional reason (Enter rejects, Escape cancels)"),
-    ("space", "mark / unmark the highlighted proposal for a bulk decision"),
-    ("u", "undo this session's last decision (back to pending)"),
-    ("j / k, ↓ / ↑", "move the cursor"),
-    ("g / G", "first / last row"),
-    ("PgUp / PgDn", "page up / down"),
-    ("1 / 2", "proposals / policy log"),
-    ("/", "edit the log filter"),
-    ("Escape", "leave the filter, back to the table"),
-    ("?", "this help"),
-    ("q", "quit"),
-]
-
-FILTER_HELP = (
-    "Filter terms: policy:NAME tract:ID outcome:X trigger:X action:X since:WHEN until:WHEN "
-    "and free words (searched in reason and error). Quote values with spaces; a leading - "
-    "negates a term. WHEN: 2026-02-18, 2026-02-18T10:20, or 90s / 30m / 2h / 3d."
-)
+def help_text(groups: Iterable[tuple[str, Iterable[KeyBinding]]]) -> Text:
+    """Every key of every view (made from the bindings themselves), then the filter language."""
+    body = Text()
+    for title, rows in key_help(groups):
+        if not rows:
+            continue
+        body.append(f"{title}\n", style="bold underline")
+        for keys, what in rows:
+            body.append(f"{keys:>16}  ", style="bold")
+            body.append(f"{what}\n")
+        body.append("\n")
+    body.append("Filter language (/ in a list)\n", style="bold underline")
+    for term, what in filter_help():
+        body.append(f"{term:>16}  ", style="bold")
+        body.append(f"{what}\n")
+    body.append(
+        "\nQuotes group spaces; a leading - negates a term; terms of one key are OR-ed.\n"
+        "WHEN: 2026-02-18, 2026-02-18T10:20, or an age: 90s 30m 2h 3d 1w.",
+        style="italic",
+    )
+    return body
 
 
 class HelpScreen(ModalScreen[None]):
-    """The key table."""
+    """The key table: every binding of every view, and the filter language; it scrolls."""
 
-    DEFAULT_CSS = MODAL_CSS.format(name="HelpScreen")
+    DEFAULT_CSS = (
+        MODAL_CSS.format(name="HelpScreen")
+        + """
+    HelpScreen > Vertical { width: 90; height: 100%; }
+    HelpScreen #help-body { height: 1fr; }
+    """
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark", "close", "Close"),
+        Binding("down,j", "scroll('down')", "Scroll down", show=False),
+        Binding("up,k", "scroll('up')", "Scroll up", show=False),
     ]
 
+    def __init__(self, groups: Iterable[tuple[str, Iterable[KeyBinding]]]) -> None:
+        super().__init__()
+        self.body = help_text(groups)
+
     def compose(self) -> ComposeResult:
-        body = Text()
-        for key, what in KEYS:
-            body.append(f"{key:>14}  ", style="bold")
-            body.append(f"{what}\n")
-        body.append("\n")
-        body.append(FILTER_HELP, style="italic")
         with Vertical():
             yield Static("tract-tui keys", classes="title")
-            yield Static(body)
-            yield Static("Escape closes", classes="hint")
+            with VerticalScroll(id="help-body"):
+                yield Static(self.body)
+            yield Static("↑ ↓ PgUp PgDn scroll · Escape closes", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
+
+    def action_scroll(self, direction: str) -> None:
+        body = self.query_one("#help-body", VerticalScroll)
+        body.scroll_relative(y=1 if direction == "down" else -1, animate=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class ZoomScreen(Screen[None]):
+    """One proposal or log row in full, on the whole screen; it scrolls."""
+
+    DEFAULT_CSS = """
+    ZoomScreen #zoom-title { dock: top; height: 1; background: $panel; padding: 0 1;
+                             text-style: bold; }
+    ZoomScreen #zoom-body { padding: 0 1; }
+    ZoomScreen #zoom-hint { dock: bottom; height: 1; color: $text-muted; padding: 0 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,enter,plus", "close", "Back"),
+        Binding("down,j", "scroll(1)", "Scroll down", show=False),
+        Binding("up,k", "scroll(-1)", "Scroll up", show=False),
+        Binding("pagedown,space", "page(1)", "Page down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("home,g", "top", "Top", show=False),
+        Binding("end,G", "bottom", "Bottom", show=False),
+    ]
+
+    def __init__(self, title: str, body: Text) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self.title_text), id="zoom-title")
+        with VerticalScroll(id="zoom-body"):
+            yield Static(self.body, id="zoom-text")
+        yield Static("↑ ↓ PgUp PgDn g G scroll · Escape / Enter back", id="zoom-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#zoom-body").focus()
+
+    def _scroller(self) -> VerticalScroll:
+        return self.query_one("#zoom-body", VerticalScroll)
+
+    def action_scroll(self, lines: int) -> None:
+        self._scroller().scroll_relative(y=lines, animate=False)
+
+    def action_page(self, pages: int) -> None:
+        body = self._scroller()
+        body.scroll_relative(y=pages * max(body.size.height - 1, 1), animate=False)
+
+    def action_top(self) -> None:
+        self._scroller().scroll_home(animate=False)
+
+    def action_bottom(self) -> None:
+        self._scroller().scroll_end(animate=False)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,35 +1,67 @@
-"""A page cache for virtual lists (no Textual): only the rows on screen are ever loaded.
+"""Virtual lists (no Textual): a page cache, and the page sources that fill it.
 
-The owner fetches pages in worker threads with :meth:`PageCache.plan`, which
-says how to fetch a page cheaply: by keyset from a cached neighbour, from the
-end, or (only for far jumps) by offset.
+A :class:`VirtualTable` shows rows by index; only the pages on screen are
+ever loaded. Each view supplies a :class:`PageSource` (how to read rows
+after or before a row, the last rows, or rows at an offset), and
+:meth:`PageCache.plan` says which of those is cheapest for a page: by key
+from a cached neighbour, from the end, or (only for far jumps) by offset.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
-from tract_tui.exceptions import ProposalNotFoundError
+from tract_tui.models.review import Order
 
 if TYPE_CHECKING:
-    from tract_tui.models.review import Proposal
+    from tract_tui.models.review import LogEntry, Proposal
+    from tract_tui.review.filters import Filter
     from tract_tui.review.service import ChangeWatcher, ReviewService
 
 T = TypeVar("T")
+Row = TypeVar("Row")
 #: Rows per page: a screenful or three.
 PAGE_SIZE = 100
+Cancelled = Callable[[], bool]
+Mode = Literal["after", "before", "end", "offset"]
+
+
+class PageSource(Protocol[Row]):
+    """Where a table's rows come from; every method runs in a worker thread."""
+
+    def after(self, row: Any, limit: int, cancelled: Cancelled) -> list[Row]:
+        """The ``limit`` rows that follow ``row`` in the listing."""
+
+    def before(self, row: Any, limit: int, cancelled: Cancelled) -> list[Row]:
+        """The ``limit`` rows that come just before ``row`` (in listing order)."""
+
+    def last(self, limit: int, cancelled: Cancelled) -> list[Row]:
+        """The listing's last ``limit`` rows (in listing order)."""
+
+    def at(self, offset: int, limit: int, cancelled: Cancelled) -> list[Row]:
+        """Rows ``offset .. offset + limit`` (a far jump: costs the offset)."""
 
 
 @dataclass(frozen=True)
-class PagePlan:
-    """How to fetch page ``page``: ``mode`` is after / before / end / offset."""
+class PagePlan(Generic[T]):
+    """How to fetch page ``page``: from ``anchor`` (a cached neighbour), the end, an offset."""
 
     page: int
-    mode: str
+    mode: Mode
     limit: int
     offset: int = 0
-    anchor: object = None
+    anchor: T | None = None
+
+    def fetch(self, source: PageSource[T], cancelled: Cancelled) -> list[T]:
+        if self.mode == "after" and self.anchor is not None:
+            return source.after(self.anchor, self.limit, cancelled)
+        if self.mode == "before" and self.anchor is not None:
+            return source.before(self.anchor, self.limit, cancelled)
+        if self.mode == "end":
+            return source.last(self.limit, cancelled)
+        return source.at(self.offset, self.limit, cancelled)
 
 
 class PageCache(Generic[T]):
@@ -75,7 +107,7 @@ class PageCache(Generic[T]):
         pages = range(first // self.page_size, last // self.page_size + 1)
         return [p for p in pages if p not in self._pages and p not in self._loading]
 
-    def plan(self, page: int) -> PagePlan:
+    def plan(self, page: int) -> PagePlan[T]:
         """Choose the cheapest way to fetch ``page`` and mark it as loading."""
         self._loading.add(page)
         size = self.page_size
@@ -111,14 +143,60 @@ class PageCache(Generic[T]):
         """Cached rows in order (for tests and for finding a key on screen)."""
         return [r for p in sorted(self._pages) for r in self._pages[p]]
 
-    def index_where(self, predicate: object) -> int | None:
-        """Index of the first cached row for which ``predicate(row)`` is true."""
-        assert callable(predicate)
+    def find(self, predicate: Callable[[T], bool]) -> int | None:
+        """The index of the first cached row ``predicate`` accepts."""
         for p in sorted(self._pages):
             for i, row in enumerate(self._pages[p]):
                 if predicate(row):
                     return p * self.page_size + i
         return None
+
+
+class ProposalSource:
+    """Proposals matching a filter, in a listing order (see ReviewService.list_proposals)."""
+
+    def __init__(
+        self, service: ReviewService, flt: Filter | None = None, order: Order | None = None
+    ) -> None:
+        self.service = service
+        self.filter = flt
+        self.order = order or Order()
+
+    def after(self, row: Proposal, limit: int, cancelled: Cancelled) -> list[Proposal]:
+        key = self.service.order_key(row, self.order)
+        return self.service.list_proposals(self.filter, after=key, limit=limit, order=self.order)
+
+    def before(self, row: Proposal, limit: int, cancelled: Cancelled) -> list[Proposal]:
+        key = self.service.order_key(row, self.order)
+        return self.service.list_proposals(self.filter, before=key, limit=limit, order=self.order)
+
+    def last(self, limit: int, cancelled: Cancelled) -> list[Proposal]:
+        return self.service.list_proposals(
+            self.filter, from_end=True, limit=limit, order=self.order
+        )
+
+    def at(self, offset: int, limit: int, cancelled: Cancelled) -> list[Proposal]:
+        return self.service.proposals_at(offset, limit, self.filter, self.order)
+
+
+class LogSource:
+    """Log rows matching a filter, newest first; a cancelled read stops at once."""
+
+    def __init__(self, service: ReviewService, flt: Filter | None = None) -> None:
+        self.service = service
+        self.filter = flt
+
+    def after(self, row: LogEntry, limit: int, cancelled: Cancelled) -> list[LogEntry]:
+        return self.service.list_log(self.filter, after=row.key, limit=limit, cancelled=cancelled)
+
+    def before(self, row: LogEntry, limit: int, cancelled: Cancelled) -> list[LogEntry]:
+        return self.service.list_log(self.filter, before=row.key, limit=limit, cancelled=cancelled)
+
+    def last(self, limit: int, cancelled: Cancelled) -> list[LogEntry]:
+        return self.service.list_log(self.filter, from_end=True, limit=limit, cancelled=cancelled)
+
+    def at(self, offset: int, limit: int, cancelled: Cancelled) -> list[LogEntry]:
+        return self.service.log_at(offset, limit, self.filter, cancelled=cancelled)
 
 
 @dataclass(frozen=True)
@@ -131,24 +209,28 @@ class Listing:
 
 
 def read_listing(
-    service: ReviewService, keep_id: str | None, fallback: int, page_size: int
+    service: ReviewService,
+    keep: Proposal | None,
+    fallback: int,
+    page_size: int,
+    flt: Filter | None = None,
+    order: Order | None = None,
 ) -> Listing:
-    """Count the pending proposals, find ``keep_id``'s row, fetch the page it is on.
+    """Count the listed proposals, find ``keep``'s place, fetch the page it is on.
 
-    The cursor's page travels with the total, so the rows reach the screen in
-    one step; the per-tract counts (a GROUP BY over every pending row) follow.
+    The cursor stays on the proposal it was on (``keep``); when that one is
+    no longer listed (decided, here or elsewhere) it goes to the first listed
+    proposal after it, never to whatever now sits on its screen row. Both
+    are one count of the rows before ``keep``'s key, which never changes.
+    ``fallback`` (an index) only when there was no row. The cursor's page
+    travels with the total, so the rows reach the screen in one step.
     """
-    total = service.count_proposals()
-    index = fallback
-    if keep_id is not None:
-        try:
-            p = service.get_proposal(keep_id)
-        except ProposalNotFoundError:
-            p = None
-        if p is not None and p.status == "pending":
-            index = service.proposal_rank(p)
-    page = min(max(index, 0), max(total - 1, 0)) // page_size
-    rows = service.proposals_at(page * page_size, page_size) if total else []
+    order = order or Order()
+    total = service.count_proposals(flt)
+    index = fallback if keep is None else service.proposal_rank(keep, flt, order)
+    index = min(max(index, 0), max(total - 1, 0))
+    page = index // page_size
+    rows = service.proposals_at(page * page_size, page_size, flt, order) if total else []
     return Listing(total, index, {page: rows})
 
 

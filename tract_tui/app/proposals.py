@@ -1,4 +1,10 @@
-"""The proposals view: pending proposals, what the highlighted one would touch, decisions."""
+"""The proposals view: what agents want done, what the highlighted one would do, decisions.
+
+The table lists proposals (pending, or what a ``status:`` filter asks
+for); the detail beside it (below it on a narrow terminal) shows the
+highlighted one in full. The decision keys and their confirmations live in
+:mod:`tract_tui.app.decide`; this module loads, lists and shows.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +12,52 @@ from collections import Counter
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
-from textual.widgets import Static
-from textual.worker import get_current_worker
+from textual.widgets import Input, Static
 
-from tract_tui.app.paging import Listing, PagePlan, read_listing
-from tract_tui.app.render import detail_text, proposal_cells, safe, short_id
-from tract_tui.app.table import Column, VirtualTable
-from tract_tui.exceptions import ProposalConflictError, ProposalNotFoundError, TraceError
-from tract_tui.models.review import Decision, PendingCount, Proposal, ProposalDetail
+from tract_tui.app.decide import DecisionKeys
+from tract_tui.app.paging import Listing, ProposalSource, read_listing
+from tract_tui.app.render import detail_text, proposal_cells, safe
+from tract_tui.app.table import VirtualTable
+from tract_tui.app.workers import Cancelled
+from tract_tui.exceptions import FilterSyntaxError, ProposalNotFoundError
+from tract_tui.models.review import Order, PendingCount, Proposal, ProposalDetail
+from tract_tui.present import Column
+from tract_tui.review.filters import Filter, parse_filter
+from tract_tui.review.service import HOOKS_FROM, NO_PROPOSALS_FROM
+from tract_tui.text import truncate
 
 if TYPE_CHECKING:
     from tract_tui.app.app import ReviewApp
 
+#: Age, action and the reason matter most and stay; the id, then the policy, then the
+#: tract give way on a narrow screen (the detail shows them all).
 COLUMNS = [
-    Column("Age", 5),
-    Column("Tract", 14),
-    Column("Policy", 16),
-    Column("Action", 8),
-    Column("Reason", 0, 12),
-    Column("Id", 8),
+    Column("Age", width=6),
+    Column("Action", width=9),
+    Column("Reason", min_width=28),
+    Column("Tract", width=14, drop=1, max_width=34),
+    Column("Policy", width=18, drop=2, max_width=26),
+    Column("Id", width=8, drop=3),
 ]
+#: The column each sort key leads with.
+SORT_TITLES = {"age": "Age", "action": "Action", "tract": "Tract", "policy": "Policy"}
+#: Below this many columns the detail goes under the table instead of beside it.
+STACK_BELOW = 110
 
 
-def counts_text(counts: list[PendingCount], total: int, max_lines: int = 3) -> Text:
-    """'N pending' then one line per tract with its policies, most first."""
+def counts_text(
+    counts: list[PendingCount], total: int, max_lines: int = 3, width: int = 80
+) -> Text:
+    """'N pending in T tracts', then one line per tract with its policies, most first.
+
+    Tract ids are cut with an ellipsis, never silently; "+N more tracts" only
+    when some did not fit in ``max_lines``.
+    """
     out = Text()
     out.append(f"{total} pending", style="bold")
     if not counts:
@@ -45,47 +68,55 @@ def counts_text(counts: list[PendingCount], total: int, max_lines: int = 3) -> T
         per_tract[c.tract_id] += c.count
         policies.setdefault(c.tract_id, []).append(c)
     out.append(f" in {len(per_tract)} tract{'s' if len(per_tract) != 1 else ''}")
-    for tract, n in per_tract.most_common(max_lines):
+    shown = per_tract.most_common(max_lines if len(per_tract) <= max_lines else max_lines - 1)
+    name_width = min(max(len(safe(t)) for t, _ in shown), 32)
+    for tract, n in shown:
         out.append("\n")
-        out.append(f"{safe(tract)[:24]:<24} {n:>4}  ", style="bold")
+        out.append(f"{truncate(safe(tract), name_width):<{name_width}} {n:>5}  ", style="bold")
         parts = [f"{safe(c.policy_name)} {c.count}" for c in policies[tract]]
-        out.append(" · ".join(parts))
-    if len(per_tract) > max_lines:
-        out.append(f"\n… and {len(per_tract) - max_lines} more tracts", style="dim")
+        out.append(truncate(" · ".join(parts), max(width - name_width - 10, 10)))
+    hidden = len(per_tract) - len(shown)
+    if hidden:
+        out.append(f"\n+{hidden} more tract{'s' if hidden != 1 else ''}", style="dim")
     return out
 
 
-class ProposalsPane(Vertical):
-    """Table of pending proposals + detail pane; owns the decision keys."""
+class ProposalsPane(DecisionKeys):
+    """Table of proposals + detail pane; owns the decision keys (app/decide.py)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding(
-            "a",
-            "approve",
-            "Approve",
-            id="approve",
-            tooltip="Approve the highlighted (or marked) proposal",
-        ),
-        Binding("r", "reject", "Reject", id="reject", tooltip="Reject, with an optional reason"),
-        Binding("space", "mark", "Mark", id="mark", tooltip="Mark for a bulk decision"),
-        Binding("u", "undo", "Undo", id="undo", tooltip="Undo this session's last decision"),
+        *DecisionKeys.DECISION_BINDINGS,
+        Binding("enter,plus", "zoom", "Zoom", id="zoom", tooltip="The proposal in full"),
+        Binding("slash", "focus_filter", "Filter", id="filter", tooltip="Filter the proposals"),
+        Binding("s", "sort", "Sort", id="sort", show=False, tooltip="Sort by the next column"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        Binding("J", "scroll_detail(4)", "Detail down", show=False),
+        Binding("K", "scroll_detail(-4)", "Detail up", show=False),
     ]
 
     DEFAULT_CSS = """
-    ProposalsPane #counts { height: auto; max-height: 5; padding: 0 1; color: $text-muted; }
+    ProposalsPane #counts { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
+    ProposalsPane #proposals-filter { display: none; height: 1; border: none; padding: 0 1; }
+    ProposalsPane #proposals-filter.shown { display: block; }
+    ProposalsPane #proposals-error { height: auto; color: $text-error; padding: 0 1;
+                                     display: none; }
+    ProposalsPane #proposals-error.shown { display: block; }
     ProposalsPane #main { height: 1fr; }
     ProposalsPane #proposals-table { width: 1fr; }
+    ProposalsPane #proposals-table.stale { opacity: 60%; }
     ProposalsPane #detail-scroll { width: 44; border-left: tall $panel; padding: 0 1; }
+    ProposalsPane.stacked #main { layout: vertical; }
+    ProposalsPane.stacked #detail-scroll { width: 1fr; height: 45%; border-left: none;
+                                           border-top: tall $panel; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.marked: set[str] = set()
-        self.undo_stack: list[Decision] = []
-        self.busy = False
-        self._queued: list[str] = []
+        self.filter = Filter()
+        self.order = Order()
         self._first_frame = False  # True while preloaded rows wait for their first frame
-        self._footer_state: tuple[bool | None, ...] = ()  # the keys' state the footer shows
+        self._detail_id: str | None = None
+        self._counts: tuple[list[PendingCount], int] = ([], 0)
 
     @property
     def review_app(self) -> ReviewApp:
@@ -96,10 +127,15 @@ class ProposalsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Opening…"), id="counts")
+        yield Input(
+            placeholder="filter: policy:… tract:… action:… status:… since:2d words",
+            id="proposals-filter",
+        )
+        yield Static(Text(""), id="proposals-error")
         with Horizontal(id="main"):
             yield VirtualTable(
                 COLUMNS,
-                lambda row, _w: proposal_cells(
+                lambda row: proposal_cells(
                     row, self.review_app.now(), row.proposal_id in self.marked
                 ),
                 is_marked=lambda row: row.proposal_id in self.marked,
@@ -113,296 +149,241 @@ class ProposalsPane(Vertical):
     def table(self) -> VirtualTable:
         return self.query_one("#proposals-table", VirtualTable)
 
+    def on_mount(self) -> None:
+        if self.app.is_headless:
+            self.query_one("#proposals-filter", Input).cursor_blink = False
+
+    def on_resize(self, event: events.Resize) -> None:
+        width = event.size.width
+        self.set_class(width < STACK_BELOW, "stacked")
+        detail = self.query_one("#detail-scroll")
+        if width >= STACK_BELOW:
+            detail.styles.width = max(44, min(width * 2 // 5, 100))
+        self._apply_counts(*self._counts)
+
     # --- loading ----------------------------------------------------------------
 
-    def reload(self, keep_id: str | None = None) -> None:
-        """Recount and refetch what is on screen, keeping the cursor on ``keep_id`` if listed."""
-        current = self.table.cursor_row
-        self._reload(keep_id or (current.proposal_id if current else None), self.table.cursor)
+    def source(self) -> ProposalSource:
+        return ProposalSource(self.review_app.service, self.filter, self.order)
 
-    @work(thread=True, exclusive=True, group="proposals-reload")
-    def _reload(self, keep_id: str | None, fallback: int) -> None:
-        worker = get_current_worker()
+    def reload(self) -> None:
+        """Recount and refetch what is on screen; the cursor stays on its proposal.
+
+        If that proposal left the listing, the cursor goes to the next one after
+        it; if someone else decided it, a notice says so.
+        """
+        current = self.table.cursor_row
+        flt, order, fallback = self.filter, self.order, self.table.cursor
         service = self.review_app.service
-        listing = read_listing(service, keep_id, fallback, self.table.cache.page_size)
-        if worker.is_cancelled:
-            return
-        self.app.call_from_thread(self._apply_reload, listing.total, listing.index, listing.pages)
-        counts = service.pending_counts()
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._apply_counts, counts, listing.total)
+        size = self.table.cache.page_size
+
+        def load(_cancelled: Cancelled) -> tuple[Listing, list[PendingCount], str | None]:
+            listing = read_listing(service, current, fallback, size, flt, order)
+            counts = service.pending_counts()
+            return listing, counts, self._decided_elsewhere(current)
+
+        self.call_service(load, self._apply_reload, group="proposals-reload")
+
+    def _decided_elsewhere(self, current: Proposal | None) -> str | None:
+        """The highlighted proposal's new status when someone else decided it, else None."""
+        if current is None or not current.proposal_id or current.proposal_id in self.own:
+            return None
+        try:
+            now = self.review_app.service.get_proposal(current.proposal_id)
+        except ProposalNotFoundError:
+            return "deleted"
+        return now.status if now.status != current.status else None
 
     def show_listing(self, listing: Listing) -> None:
         """Show a listing read before the app started (ReviewApp.preload); counts follow.
 
-        The counts and the detail pane start after the first frame is drawn:
-        their workers would otherwise take the GIL from the rendering of it.
+        The counts and the detail start after the first frame is drawn: their
+        workers would otherwise take the GIL from the rendering of it.
         """
         self._first_frame = True
-        self._apply_reload(listing.total, listing.index, listing.pages)
+        self.table.source = self.source()
+        self._show(listing)
         self.call_after_refresh(self._after_first_frame, listing.total)
 
     def _after_first_frame(self, total: int) -> None:
         self._first_frame = False
-        self._load_counts(total)
+        service = self.review_app.service
+        self.call_service(
+            lambda _c: service.pending_counts(),
+            lambda counts: self._apply_counts(counts, total),
+            group="proposals-counts",
+        )
         row = self.table.cursor_row
         if row is not None:
             self._load_detail(row.proposal_id)
 
-    @work(thread=True, exclusive=True, group="proposals-reload")
-    def _load_counts(self, total: int) -> None:
-        counts = self.review_app.service.pending_counts()
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._apply_counts, counts, total)
+    def _apply_reload(self, result: tuple[Listing, list[PendingCount], str | None]) -> None:
+        listing, counts, elsewhere = result
+        current = self.table.cursor_row
+        if elsewhere is not None and current is not None:
+            self.app.notify(
+                f"{safe(current.proposal_id)[:8]} was decided by another reviewer or agent: "
+                f"{safe(elsewhere)}",
+                severity="warning",
+                markup=False,
+                timeout=6,
+            )
+        self.table.source = self.source()
+        self._show(listing)
+        self._apply_counts(counts, listing.total if not self.filter else self._counts[1])
 
-    def _apply_reload(self, total: int, index: int, pages: dict[int, list[Proposal]]) -> None:
-        if total == 0:
+    def _show(self, listing: Listing) -> None:
+        if listing.total == 0 and not self.filter:
             self.marked.clear()
-        self.table.set_total(total, keep_cursor=index, pages=pages)
-        if total == 0:
+        self.table.set_total(listing.total, keep_cursor=listing.index, pages=listing.pages)
+        if listing.total == 0:
+            self._detail_id = None
             self.query_one("#detail", Static).update(Text(""))
         self.refresh_bindings()
 
     def _apply_counts(self, counts: list[PendingCount], total: int) -> None:
-        self.query_one("#counts", Static).update(counts_text(counts, total))
+        self._counts = (counts, total)
+        lines = 1 if self.size.height < 26 else 3 if self.size.height < 40 else 5
+        text = counts_text(counts, total, lines, max(self.size.width, 40))
+        if self.marked:
+            text.append(f"   {len(self.marked)} marked", style="bold")
+            text.append(" (Esc clears)", style="dim")
+        if self.filter:
+            text.append(f"\nfilter: {safe(self.filter.to_text())}", style="italic")
+        if self.order.key != "age" or self.order.descending:
+            way = "▼" if self.order.descending else "▲"
+            text.append(f"   sorted by {self.order.key} {way}", style="dim")
+        self.query_one("#counts", Static).update(text)
 
-    @on(VirtualTable.NeedPages, "#proposals-table")
-    def _need_pages(self, event: VirtualTable.NeedPages) -> None:
-        cache = self.table.cache
-        for page in event.pages:
-            self._fetch_page(cache.generation, cache.plan(page))
-
-    @work(thread=True, group="proposals-pages")
-    def _fetch_page(self, generation: int, plan: PagePlan) -> None:
-        service = self.review_app.service
-        try:
-            if plan.mode == "after":
-                assert isinstance(plan.anchor, Proposal)
-                rows = service.list_proposals(after=plan.anchor.key, limit=plan.limit)
-            elif plan.mode == "before":
-                assert isinstance(plan.anchor, Proposal)
-                rows = service.list_proposals(before=plan.anchor.key, limit=plan.limit)
-            elif plan.mode == "end":
-                rows = service.list_proposals(from_end=True, limit=plan.limit)
-            else:
-                rows = service.proposals_at(plan.offset, plan.limit)
-        except Exception:
-            self.app.call_from_thread(self.table.cache.failed, plan.page)
-            raise
-        self.app.call_from_thread(self.table.page_loaded, generation, plan.page, rows)
+    def refresh_counts(self) -> None:
+        self._apply_counts(*self._counts)
 
     @on(VirtualTable.Highlighted, "#proposals-table")
     def _highlighted(self, event: VirtualTable.Highlighted) -> None:
-        # Only when a key's availability changed: each refresh recomposes the footer
-        # (tens of ms), which made every cursor move and decision pay for it.
-        if self._binding_state() != self._footer_state:
-            self.refresh_bindings()
+        self.bindings_may_have_changed()
         if event.row is not None:
             if not self._first_frame:  # else _after_first_frame loads it
                 self._load_detail(event.row.proposal_id)
-            if self._queued and not self.busy and self.app.screen is self.screen:
-                self._start_decision(self._queued.pop(0))
+            self.run_queued_key()
 
-    @work(thread=True, exclusive=True, group="proposals-detail")
     def _load_detail(self, proposal_id: str) -> None:
-        try:
-            detail: ProposalDetail | str = self.review_app.service.get_detail(proposal_id)
-        except TraceError as e:
-            detail = str(e)
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_detail, detail)
+        service = self.review_app.service
 
-    def _show_detail(self, detail: ProposalDetail | str) -> None:
-        text = (
-            Text(safe(detail))
-            if isinstance(detail, str)
-            else detail_text(detail, self.review_app.now())
+        def load(_cancelled: Cancelled) -> ProposalDetail | str:
+            try:
+                return service.get_detail(proposal_id)
+            except ProposalNotFoundError as e:
+                return str(e)
+
+        self.call_service(
+            load, lambda d: self._show_detail(proposal_id, d), group="proposals-detail"
         )
+
+    def _show_detail(self, proposal_id: str, detail: ProposalDetail | str) -> None:
+        if isinstance(detail, str):
+            text = Text(safe(detail))
+        else:
+            text = detail_text(detail, self.review_app.now())
         self.query_one("#detail", Static).update(text)
+        if proposal_id != self._detail_id:  # another proposal: its detail starts at its top
+            self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
+        self._detail_id = proposal_id
 
     # --- keys ---------------------------------------------------------------------
+
+    def action_scroll_detail(self, lines: int) -> None:
+        self.query_one("#detail-scroll", VerticalScroll).scroll_relative(y=lines, animate=False)
+
+    def action_zoom(self) -> None:
+        row = self.table.cursor_row
+        if row is None or not row.proposal_id:
+            return
+        service = self.review_app.service
+        from tract_tui.app.modals import ZoomScreen
+
+        def load(_cancelled: Cancelled) -> ProposalDetail:
+            return service.get_detail(row.proposal_id, whole=True)
+
+        def show(detail: ProposalDetail) -> None:
+            title = f"{safe(detail.proposal.action_type)} proposal {safe(row.proposal_id)}"
+            self.app.push_screen(ZoomScreen(title, detail_text(detail, self.review_app.now())))
+
+        self.call_service(load, show, group="proposals-zoom")
+
+    def action_focus_filter(self) -> None:
+        box = self.query_one("#proposals-filter", Input)
+        box.add_class("shown")
+        box.focus()
+
+    @on(Input.Submitted, "#proposals-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        box = self.query_one("#proposals-filter", Input)
+        error = self.query_one("#proposals-error", Static)
+        try:
+            flt = parse_filter(box.value, "proposals")
+        except FilterSyntaxError as e:
+            error.update(Text(f"{safe(str(e))}; the list below still shows the previous filter"))
+            error.add_class("shown")
+            self.table.add_class("stale")
+            return
+        error.remove_class("shown")
+        self.table.remove_class("stale")
+        box.set_class(bool(box.value.strip()), "shown")
+        self.filter = flt
+        self.table.empty_text = "No proposals match this filter." if flt else self._empty_text()
+        self.table.focus()
+        self.reload()
+
+    def in_filter(self) -> bool:
+        try:
+            return self.query_one("#proposals-filter", Input).has_focus
+        except NoMatches:
+            return False
+
+    def leave_filter(self) -> None:
+        """Escape in the filter box: back to the table (an empty box hides)."""
+        box = self.query_one("#proposals-filter", Input)
+        box.set_class(bool(box.value.strip()), "shown")
+        self.table.focus()
+
+    def action_sort(self) -> None:
+        self.order = self.order.next_key()
+        self._sort_changed()
+
+    def action_reverse_sort(self) -> None:
+        self.order = self.order.reversed()
+        self._sort_changed()
+
+    def _sort_changed(self) -> None:
+        self.table.sort_marker = (SORT_TITLES[self.order.key], self.order.descending)
+        self.refresh_counts()
+        self.reload()
+
+    def _empty_text(self) -> str:
+        """What an empty pending list means for this file's tract version."""
+        try:
+            version = self.review_app.service.version
+        except AssertionError:
+            return "No pending proposals."
+        if version >= NO_PROPOSALS_FROM:
+            return (
+                f"No proposals: tract schema {version} keeps proposals in memory (hooks) "
+                "and writes none to this file. Its policy log is in view 2."
+            )
+        if version >= HOOKS_FROM:
+            return (
+                f"No pending proposals. At tract schema {version} an action is executed at "
+                "once unless the agent registers a 'policy' hook that leaves it pending."
+            )
+        return "No pending proposals. New ones appear here as agents propose them."
+
+    def opened(self) -> None:
+        """The service is open: empty-state text for this file's version."""
+        self.table.empty_text = self._empty_text()
 
     def _binding_state(self) -> tuple[bool | None, ...]:
         try:
             return tuple(self.check_action(a, ()) for a in ("approve", "reject", "mark", "undo"))
         except NoMatches:  # not composed yet
             return ()
-
-    def refresh_bindings(self) -> None:
-        self._footer_state = self._binding_state()
-        super().refresh_bindings()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("approve", "reject", "mark", "undo"):
-            app = self.review_app
-            if app.service_or_none is None or app.service.read_only:
-                return None
-            if action == "undo":
-                return True if self.undo_stack and not self.busy else None
-            if self.table.row_count == 0 and not self.marked:
-                return None
-        return True
-
-    def action_mark(self) -> None:
-        row = self.table.cursor_row
-        if row is None:
-            return
-        self.marked ^= {row.proposal_id}
-        self.table.refresh_row(self.table.cursor)
-        self.table.action_cursor_down()
-        self.refresh_bindings()
-
-    def action_approve(self) -> None:
-        self._start_decision("approved")
-
-    def action_reject(self) -> None:
-        self._start_decision("rejected")
-
-    def _start_decision(self, status: str) -> None:
-        """Decide now, or, while a decision is in flight or the row is loading, queue the key.
-
-        Keys are never dropped: pressing ``a`` three times quickly approves the
-        next three proposals, each as soon as the previous one is done.
-        """
-        if self.busy or (self.table.cursor_row is None and not self.marked):
-            if len(self._queued) < 50:
-                self._queued.append(status)
-            return
-        verb = "Approve" if status == "approved" else "Reject"
-        if self.marked:
-            self._confirm_bulk(status, verb)
-            return
-        row = self.table.cursor_row
-        if row is None:
-            return
-        if status == "approved":
-            self._decide_now([row.proposal_id], status, None)
-        else:
-            what = (
-                f"{safe(row.action_type)} proposal {short_id(row.proposal_id)} "
-                f"({safe(row.policy_name)})"
-            )
-
-            def done(reason: str | None) -> None:
-                if reason is not None:
-                    self._decide_now([row.proposal_id], status, reason)
-
-            from tract_tui.app.modals import RejectPrompt  # when first needed (issue 4)
-
-            self.app.push_screen(RejectPrompt(what), done)
-
-    def _confirm_bulk(self, status: str, verb: str) -> None:
-        """Count the marked proposals per policy (in a worker), then ask once."""
-        self._lookup_policies(sorted(self.marked), status, verb)
-
-    @work(thread=True, group="proposals-lookup")
-    def _lookup_policies(self, ids: list[str], status: str, verb: str) -> None:
-        counter: Counter[str] = Counter()
-        for pid in ids:
-            try:
-                counter[self.review_app.service.get_proposal(pid).policy_name] += 1
-            except ProposalNotFoundError:
-                counter["(gone)"] += 1
-        self.app.call_from_thread(self._ask_bulk, ids, counter, status, verb)
-
-    def _ask_bulk(self, ids: list[str], policies: Counter[str], status: str, verb: str) -> None:
-        body = Text()
-        for name, n in policies.most_common():
-            body.append(f"  {n:>4}  ", style="bold")
-            body.append(f"{safe(name)}\n")
-        title = f"{verb} {len(ids)} marked proposal{'s' if len(ids) != 1 else ''}?"
-
-        from tract_tui.app.modals import ConfirmScreen, RejectPrompt  # when first needed
-
-        def confirmed(ok: bool | None) -> None:
-            if not ok:
-                return
-            if status == "approved":
-                self._decide_now(ids, status, None)
-                return
-
-            def reason_given(note: str | None) -> None:
-                if note is not None:
-                    self._decide_now(ids, status, note)
-
-            self.app.push_screen(RejectPrompt(f"{len(ids)} proposals"), reason_given)
-
-        self.app.push_screen(ConfirmScreen(title, body), confirmed)
-
-    @work(thread=True, exclusive=False, group="proposals-decide")
-    def _decide(self, ids: list[str], status: str, note: str | None) -> None:
-        service = self.review_app.service
-        messages: list[tuple[str, str]] = []
-        decisions: list[Decision] = []
-        try:
-            if len(ids) == 1:
-                try:
-                    decisions.append(service.decide(ids[0], status, note))
-                    messages.append((f"{status.capitalize()} {ids[0][:8]}", "information"))
-                except ProposalConflictError as e:
-                    messages.append(
-                        (
-                            f"{ids[0][:8]} is already {e.current_status}; nothing was changed",
-                            "warning",
-                        )
-                    )
-                except TraceError as e:
-                    messages.append((str(e), "error"))
-            else:
-                outcomes = service.decide_many(ids, status, note)
-                decisions = [o.decision for o in outcomes if o.decision is not None]
-                lines = [f"{status.capitalize()} {len(decisions)} of {len(ids)}"]
-                for o in outcomes:
-                    if o.decision is not None:
-                        lines.append(f"{o.proposal_id[:8]} {status}")
-                    else:
-                        lines.append(f"{o.proposal_id[:8]} already {o.current_status or o.error}")
-                severity = "information" if len(decisions) == len(ids) else "warning"
-                messages.append(("\n".join(lines[:12]), severity))
-        finally:
-            self.app.call_from_thread(self._after_decision, decisions, messages, ids)
-
-    def _decide_now(self, ids: list[str], status: str, note: str | None) -> None:
-        self.busy = True  # before the worker starts: another key press now queues
-        self._decide(ids, status, note)
-        # The footer is redrawn when the decision is done (_after_decision), not now:
-        # its recompose took the CPU from the commit (p50 3 -> 6 ms, p99 8 -> 15 ms);
-        # check_action still refuses undo while busy, dimmed or not.
-
-    def _after_decision(
-        self, decisions: list[Decision], messages: list[tuple[str, str]], ids: list[str]
-    ) -> None:
-        self.busy = False
-        self.undo_stack.extend(decisions)
-        self.marked -= set(ids)
-        for text, severity in messages:
-            self.app.notify(
-                safe(text, one_line=False),
-                severity=severity,  # type: ignore[arg-type]
-                markup=False,
-                timeout=4,
-            )
-        # the decided row leaves the list: the same index is now the next pending one
-        self._reload(None, self.table.cursor)
-        self.refresh_bindings()
-
-    def action_undo(self) -> None:
-        if self.undo_stack:
-            self._undo(self.undo_stack.pop())
-
-    @work(thread=True, group="proposals-decide")
-    def _undo(self, decision: Decision) -> None:
-        try:
-            self.review_app.service.undo(decision)
-            message, severity = (
-                f"Undid {decision.status} of {decision.proposal_id[:8]}",
-                "information",
-            )
-        except ProposalConflictError as e:
-            message = f"Cannot undo: {decision.proposal_id[:8]} is now {e.current_status}"
-            severity = "warning"
-        self.app.call_from_thread(
-            self.app.notify, safe(message, one_line=False), severity=severity, markup=False
-        )
-        self.app.call_from_thread(self._reload, decision.proposal_id, self.table.cursor)
-        self.app.call_from_thread(self.refresh_bindings)

@@ -1,18 +1,16 @@
 """VirtualTable: a Line-API table that renders only the visible rows.
 
-It owns no data: rows come from a :class:`PageCache` the owner fills from
-worker threads. When rows that should be on screen are missing, the table
-posts :class:`VirtualTable.NeedPages`; the owner fetches them and calls
-:meth:`VirtualTable.page_loaded`. Cells are ``rich.text.Text`` built by the
-owner from sanitised strings, so nothing from the database is ever parsed
-as markup.
+It owns no data: rows come from a :class:`PageCache`, filled a page at a
+time from the :class:`PageSource` its owner gives it, in worker threads.
+Cells are ``rich.text.Text`` built by the owner from sanitised strings, so
+nothing from the database is ever parsed as markup. Columns give way on a
+narrow screen in the order their ``drop`` says (tract_tui.present).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.style import Style
@@ -25,30 +23,27 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tract_tui.app.paging import PageCache
+from tract_tui.app.paging import PageCache, PagePlan, PageSource
+from tract_tui.app.workers import ServiceCalls
+from tract_tui.present import Column, fit_columns
 
 #: Drawn rows kept for redraws, and how long (seconds) one is reused.
 STRIP_CACHE = 2048
 STRIP_TTL = 10
+#: Builds a row's cells: one Text per column of the table, in the table's column order.
+Cells = Callable[[Any], list[Text]]
 
 
-@dataclass(frozen=True)
-class Column:
-    title: str
-    width: int = 0  # 0 = take the remaining width
-    min_width: int = 8
-
-
-class VirtualTable(ScrollView, can_focus=True):
+class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
     """A table over a :class:`PageCache`, with a cursor and optional marks."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up,k", "cursor_up", "Up", show=False),
         Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("up,k", "cursor_up", "Up", show=False),
         Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("home,g", "first", "First row", show=False),
+        Binding("end,G", "last", "Last row", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -69,24 +64,13 @@ class VirtualTable(ScrollView, can_focus=True):
     VirtualTable > .vtable--header { text-style: bold; background: $panel; }
     VirtualTable > .vtable--cursor { background: $primary 40%; }
     VirtualTable:focus > .vtable--cursor { background: $primary; color: $text; }
-    VirtualTable > .vtable--marked { color: $warning; text-style: bold; }
+    VirtualTable > .vtable--marked { color: $text-warning; background: $warning-muted;
+                                     text-style: bold; }
     VirtualTable > .vtable--loading { color: $text-muted; }
     VirtualTable > .vtable--empty { color: $text-muted; text-style: italic; }
     """
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
-
-    class NeedPages(Message):
-        """Rows on screen are not loaded: fetch these pages."""
-
-        def __init__(self, table: VirtualTable, pages: list[int]) -> None:
-            super().__init__()
-            self.table = table
-            self.pages = pages
-
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
 
     class Highlighted(Message):
         """The cursor moved to ``index`` (``row`` None while that row is loading)."""
@@ -101,25 +85,38 @@ class VirtualTable(ScrollView, can_focus=True):
         def control(self) -> VirtualTable:
             return self.table
 
+    class Selected(Message):
+        """Enter on a row."""
+
+        def __init__(self, table: VirtualTable, index: int, row: Any) -> None:
+            super().__init__()
+            self.table = table
+            self.index = index
+            self.row = row
+
+        @property
+        def control(self) -> VirtualTable:
+            return self.table
+
     def __init__(
         self,
         columns: list[Column],
-        cells: Callable[[Any, list[int]], list[Text]],
+        cells: Cells,
         *,
-        cache: PageCache[Any] | None = None,
         is_marked: Callable[[Any], bool] | None = None,
         empty_text: str = "Nothing to show.",
-        name: str | None = None,
         id: str | None = None,
-        classes: str | None = None,
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
+        super().__init__(id=id)
         self.columns = columns
         self.cells = cells
-        self.cache: PageCache[Any] = cache or PageCache()
+        self.cache: PageCache[Any] = PageCache()
+        self.source: PageSource[Any] | None = None
         self.is_marked = is_marked or (lambda _row: False)
         self.empty_text = empty_text
         self.loaded = False  # False until the owner first sets a total
+        #: (column title, descending) of the order the rows are in, drawn in the header.
+        self.sort_marker: tuple[str, bool] | None = None
         self._frame_style: Style | None = None
         self._strips: dict[tuple[Any, ...], Strip] = {}
 
@@ -135,8 +132,7 @@ class VirtualTable(ScrollView, can_focus=True):
         """Reset to ``total`` rows (cache cleared) and put the cursor at ``keep_cursor``.
 
         ``pages`` are rows the owner fetched together with the total (page
-        number -> rows): they are on screen at once, without a round trip
-        through :class:`NeedPages`.
+        number -> rows): they are on screen at once, without a round trip.
         """
         self.cache.reset(total)
         self._strips.clear()
@@ -146,7 +142,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self.virtual_size = Size(self.size.width, total + 1)
         target = self.cursor if keep_cursor is None else keep_cursor
         self.set_reactive(VirtualTable.cursor, max(0, min(target, max(total - 1, 0))))
-        self._scroll_cursor_into_view(animate=False)
+        self._scroll_cursor_into_view()
         self.refresh()
         self._request_missing()
         self._announce()
@@ -182,11 +178,23 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def _request_missing(self) -> None:
         first, last = self._visible_range()
-        first = min(first, self.cursor)
-        last = max(last, self.cursor)
-        pages = self.cache.missing(first, last)
-        if pages:
-            self.post_message(self.NeedPages(self, pages))
+        for page in self.cache.missing(min(first, self.cursor), max(last, self.cursor)):
+            self._fetch(self.cache.generation, self.cache.plan(page))
+
+    def _fetch(self, generation: int, plan: PagePlan[Any]) -> None:
+        source = self.source
+        if source is None:
+            self.cache.failed(plan.page)
+            return
+        cache = self.cache
+        self.call_service(
+            lambda cancelled: plan.fetch(source, cancelled),
+            lambda rows: self.page_loaded(generation, plan.page, rows),
+            group=f"{self.id}-pages",
+            exclusive=False,
+            stale=lambda: cache.generation != generation,  # a new filter: nobody wants it
+            always=lambda: cache.failed(plan.page),
+        )
 
     def _announce(self) -> None:
         self.post_message(self.Highlighted(self, self.cursor, self.cursor_row))
@@ -202,14 +210,14 @@ class VirtualTable(ScrollView, can_focus=True):
         self._request_missing()
         self._announce()
 
-    def _scroll_cursor_into_view(self, animate: bool = False) -> None:
+    def _scroll_cursor_into_view(self) -> None:
         # line 0 is the header; row i is drawn at line i+1
         height = max(self.scrollable_content_region.height - 1, 1)
         top = int(self.scroll_y)
         if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=animate, immediate=True)
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
         elif self.cursor >= top + height:
-            self.scroll_to(y=self.cursor - height + 1, animate=animate, immediate=True)
+            self.scroll_to(y=self.cursor - height + 1, animate=False, immediate=True)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -217,6 +225,7 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(event.size.width, self.row_count + 1)
+        self._strips.clear()
         self._request_missing()
 
     def action_cursor_up(self) -> None:
@@ -240,18 +249,24 @@ class VirtualTable(ScrollView, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         y = event.y + int(self.scroll_y) - 1
         if 0 <= y < self.row_count and event.y >= 1:
+            if y == self.cursor and event.chain >= 2:
+                self.post_message(self.Selected(self, y, self.cursor_row))
             self.cursor = y
+
+    def key_enter(self) -> None:
+        if self.cursor_row is not None:
+            self.post_message(self.Selected(self, self.cursor, self.cursor_row))
 
     # --- rendering ----------------------------------------------------------------
 
-    def widths(self, total: int) -> list[int]:
-        fixed = sum(c.width for c in self.columns if c.width) + len(self.columns)
-        flex = [c for c in self.columns if not c.width]
-        rest = max(total - fixed, 0)
-        out = []
-        for c in self.columns:
-            out.append(c.width if c.width else max(rest // max(len(flex), 1), c.min_width))
-        return out
+    def layout_columns(self, width: int) -> list[tuple[Column, int]]:
+        """The columns that fit ``width`` cells (one space of margin), with their widths."""
+        return fit_columns(self.columns, max(width - 1, 1))
+
+    def _title(self, column: Column) -> str:
+        if self.sort_marker is not None and self.sort_marker[0] == column.title:
+            return f"{column.title} {'▼' if self.sort_marker[1] else '▲'}"
+        return column.title
 
     def _line(self, texts: list[Text], widths: list[int], style: Style, width: int) -> Strip:
         line = Text(" ", end="", no_wrap=True)
@@ -262,12 +277,11 @@ class VirtualTable(ScrollView, can_focus=True):
             line.append_text(cell)
             line.append(" ")
         segments = list(line.render(self.app.console))
-        strip = Strip(segments).crop_extend(0, width, style)
-        return strip.apply_style(style)
+        return Strip(segments).crop_extend(0, width, style).apply_style(style)
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # The widget's base style walks every ancestor's CSS: work it out once per
-        # frame, not once per line (it was a quarter of the table's drawing time).
+        # frame, not once per line.
         self._frame_style = self.rich_style
         try:
             return super().render_lines(crop)
@@ -276,26 +290,28 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        widths = self.widths(width - 1)
+        shown = self.layout_columns(width)
+        widths = [w for _, w in shown]
         base = self._frame_style or self.rich_style
         if y == 0:
-            header = [Text(c.title) for c in self.columns]
-            return self._line(
-                header, widths, base + self.get_component_rich_style("vtable--header"), width
-            )
+            header = [Text(self._title(c)) for c, _ in shown]
+            style = base + self.get_component_rich_style("vtable--header")
+            return self._line(header, widths, style, width)
         index = y - 1 + int(self.scroll_y)
         if index >= self.row_count:
             if index == 0 and self.loaded:
-                text = Text(self.empty_text)
                 style = base + self.get_component_rich_style("vtable--empty")
-                return self._line([text], [width - 2], style, width)
+                return self._line([Text(self.empty_text)], [width - 2], style, width)
             return Strip.blank(width, base)
         row = self.cache.get(index)
-        style = base
         if row is None:
-            texts = [Text("…")]
             style = base + self.get_component_rich_style("vtable--loading")
-            return self._line(texts, [width - 2], style, width)
+            return self._line([Text("…")], [width - 2], style, width)
+        return self._row_strip(row, index, shown, base, width)
+
+    def _row_strip(
+        self, row: Any, index: int, shown: list[tuple[Column, int]], base: Style, width: int
+    ) -> Strip:
         marked = self.is_marked(row)
         # A drawn row is kept for redraws that do not change it (the cursor moving
         # elsewhere, focus, a corrected total): the rows of a page are fixed within a
@@ -313,12 +329,14 @@ class VirtualTable(ScrollView, can_focus=True):
         strip = self._strips.get(key)
         if strip is not None:
             return strip
-        texts = self.cells(row, widths)
+        style = base
         if marked:
             style = style + self.get_component_rich_style("vtable--marked")
         if index == self.cursor:
             style = style + self.get_component_rich_style("vtable--cursor")
-        strip = self._line(texts, widths, style, width)
+        cells = self.cells(row)
+        texts = [cells[self.columns.index(c)] for c, _ in shown]
+        strip = self._line(texts, [w for _, w in shown], style, width)
         if len(self._strips) >= STRIP_CACHE:
             self._strips.clear()
         self._strips[key] = strip
@@ -327,3 +345,8 @@ class VirtualTable(ScrollView, can_focus=True):
     def refresh_row(self, index: int) -> None:
         y = index - int(self.scroll_y) + 1
         self.refresh(Region(0, y, self.size.width, 1))
+
+    def refresh_rows(self) -> None:
+        """Redraw every row (marks changed on several of them)."""
+        self._strips.clear()
+        self.refresh()

@@ -329,6 +329,29 @@ class LogFacets:
     tracts: list[str]
 
 
+#: What a proposals listing may be sorted by (age: the time it was proposed).
+SORT_KEYS = ("age", "action", "tract", "policy")
+
+
+@dataclass(frozen=True)
+class Order:
+    """A proposals listing's order: ``key`` (one of :data:`SORT_KEYS`) leads, then age.
+
+    ``descending`` reverses every column, ties included (newest first).
+    """
+
+    key: str = "age"
+    descending: bool = False
+
+    def next_key(self) -> Order:
+        """The same direction, by the next sort key."""
+        keys = list(SORT_KEYS)
+        return Order(keys[(keys.index(self.key) + 1) % len(keys)], self.descending)
+
+    def reversed(self) -> Order:
+        return Order(self.key, not self.descending)
+
+
 @dataclass(frozen=True)
 class Transition:
     """One row of the decision table: which statuses it leaves, where it goes, what it logs.

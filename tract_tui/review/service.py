@@ -36,6 +36,7 @@ from tract_tui.models.review import (
     LogEntry,
     LogFacets,
     LogStats,
+    Order,
     PendingCount,
     Proposal,
     ProposalDetail,
@@ -54,6 +55,7 @@ from tract_tui.storage.indexes import Progress, build_missing
 from tract_tui.storage.open import OpenedDatabase, open_database
 from tract_tui.storage.search import SearchIndex
 from tract_tui.storage.sql import Where, distinct, format_dt
+from tract_tui.storage.version import HOOKS_FROM, NO_PROPOSALS_FROM
 from tract_tui.storage.watch import ChangeWatcher
 
 EXECUTING = tr.EXECUTING
@@ -62,7 +64,15 @@ Clock = Callable[[], datetime]
 #: Polled during long reads: True means "stop, nobody wants the answer any more".
 Cancelled = Callable[[], bool]
 
-__all__ = ["EXPIRE_BATCH", "ChangeWatcher", "Clock", "ReviewService", "format_dt"]
+__all__ = [
+    "EXPIRE_BATCH",
+    "HOOKS_FROM",
+    "NO_PROPOSALS_FROM",
+    "ChangeWatcher",
+    "Clock",
+    "ReviewService",
+    "format_dt",
+]
 
 
 def reviewer_name() -> str:
@@ -171,14 +181,17 @@ class ReviewService:
         before: Sequence[Any] | None = None,
         limit: int = 100,
         from_end: bool = False,
+        order: Order | None = None,
     ) -> list[Proposal]:
         """A page of proposals (pending unless the filter says status:), oldest first.
 
         Keyset pagination: pass the :attr:`Proposal.key` of the last row seen as
-        ``after`` (or of the first as ``before``); ``from_end`` gives the last
-        page. Rows are always returned in ascending order.
+        ``after`` (or of the first as ``before``; in another ``order``, the key
+        :meth:`order_key` gives); ``from_end`` gives the last page. Rows are
+        always returned in listing order.
         """
         clause = self._criteria_where(flt)
+        order = order or Order()
         with self.pool.read() as conn:
             return proposals.page(
                 conn,
@@ -188,6 +201,7 @@ class ReviewService:
                 limit=limit,
                 from_end=from_end,
                 nullable=self._proposal_nulls,
+                order=order,
             )
 
     def iter_proposals(
@@ -212,18 +226,45 @@ class ReviewService:
         with self.pool.read() as conn:
             yield from proposals.stream(conn, clause)
 
-    def proposal_rank(self, proposal: Proposal, flt: Filter | None = None) -> int:
-        """How many listed proposals come before this one (its row index)."""
-        clause = self._criteria_where(flt)
-        key = proposal.key or (proposal.created_at_raw, proposal.proposal_id)
-        with self.pool.read() as conn:
-            return proposals.rank(conn, clause, key, self._proposal_nulls)
+    def proposal_rank(
+        self, proposal: Proposal, flt: Filter | None = None, order: Order | None = None
+    ) -> int:
+        """How many listed proposals come before this one (its row index).
 
-    def proposals_at(self, offset: int, limit: int, flt: Filter | None = None) -> list[Proposal]:
+        The proposal need not be listed any more: the answer is then the index
+        of the first listed proposal after it.
+        """
+        clause = self._criteria_where(flt)
+        order = order or Order()
+        with self.pool.read() as conn:
+            return proposals.rank(
+                conn, clause, proposals.key_of(order, proposal), self._proposal_nulls, order
+            )
+
+    def order_key(self, proposal: Proposal, order: Order | None = None) -> tuple[Any, ...]:
+        """``proposal``'s keyset key in ``order`` (pass it as ``after``/``before``)."""
+        return proposals.key_of(order or Order(), proposal)
+
+    def proposals_at(
+        self, offset: int, limit: int, flt: Filter | None = None, order: Order | None = None
+    ) -> list[Proposal]:
         """Rows ``offset .. offset+limit`` of the listing (for a virtual table's jumps)."""
         clause = self._criteria_where(flt)
         with self.pool.read() as conn:
-            return proposals.at(conn, clause, offset, limit)
+            return proposals.at(conn, clause, offset, limit, order or Order())
+
+    def proposal_ids(self, flt: Filter | None = None, *, limit: int = 100_000) -> list[str]:
+        """The ids of every listed proposal (up to ``limit``): marking all that match."""
+        clause = self._criteria_where(flt)
+        with self.pool.read() as conn:
+            return proposals.ids(conn, clause, limit)
+
+    def count_by(self, ids: Sequence[str], what: str = "action_type") -> dict[str, int]:
+        """How many of these proposals have each action type (or policy_name)."""
+        if what not in ("action_type", "policy_name"):
+            raise ValueError(what)
+        with self.pool.read() as conn:
+            return proposals.count_by(conn, what, ids)
 
     def count_proposals(self, flt: Filter | None = None) -> int:
         clause = self._criteria_where(flt)

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from tract_tui.models.review import Criteria, PendingCount, Proposal
+from tract_tui.models.review import Criteria, Order, PendingCount, Proposal
 from tract_tui.storage.rows import (
     PROPOSAL_COLS,
     PROPOSAL_DETAIL_COLS,
@@ -23,13 +23,37 @@ from tract_tui.storage.rows import (
     PROPOSAL_ORDER,
     proposal_from,
 )
-from tract_tui.storage.sql import Where, criteria_where, keyset, scalar, value_terms
+from tract_tui.storage.sql import Where, criteria_where, keyset, marks, scalar, value_terms
 
 #: The column each filter key names in policy_proposals.
 COLUMNS = {"policy": "policy_name", "tract": "tract_id", "action": "action_type"}
 TABLE = "policy_proposals"
-_ORDER_ASC = "ORDER BY created_at, proposal_id, rowid"
-_ORDER_DESC = "ORDER BY created_at DESC, proposal_id DESC, rowid DESC"
+#: The column each sort key leads the order with (age: created_at alone).
+SORTS = {"age": None, "action": "action_type", "tract": "tract_id", "policy": "policy_name"}
+DEFAULT_ORDER = Order()
+
+
+def order_cols(order: Order) -> tuple[str, ...]:
+    lead = SORTS.get(order.key)
+    return ((lead,) if lead else ()) + PROPOSAL_ORDER
+
+
+def order_sql(order: Order, *, reverse: bool = False) -> str:
+    down = order.descending != reverse
+    return "ORDER BY " + ", ".join(f"{c} {'DESC' if down else 'ASC'}" for c in order_cols(order))
+
+
+def _select(order: Order) -> str:
+    """The columns to read: the sort column's stored value rides along for the key."""
+    lead = SORTS.get(order.key)
+    return PROPOSAL_LIST_COLS + (f", {lead}" if lead else "")
+
+
+def key_of(order: Order, p: Proposal) -> tuple[Any, ...]:
+    """``p``'s key in ``order`` (from its listing key, which ends with the base order)."""
+    base = tuple(p.key[-3:]) if len(p.key) >= 3 else (p.created_at_raw, p.proposal_id)
+    lead = SORTS.get(order.key)
+    return ((getattr(p, lead),) if lead else ()) + base
 
 
 def where(criteria: Criteria) -> Where:
@@ -42,6 +66,19 @@ def where(criteria: Criteria) -> Where:
     return clause
 
 
+def _rows(
+    conn: sqlite3.Connection, sql: str, params: Sequence[Any], order: Order
+) -> list[Proposal]:
+    lead = SORTS.get(order.key) is not None
+    out = []
+    for r in conn.execute(sql, params):
+        p = proposal_from(r[:-1] if lead else r)
+        if lead:
+            object.__setattr__(p, "key", (r[-1], *p.key))
+        out.append(p)
+    return out
+
+
 def page(
     conn: sqlite3.Connection,
     clause: Where,
@@ -51,59 +88,98 @@ def page(
     limit: int = 100,
     from_end: bool = False,
     nullable: Sequence[bool] = (),
+    order: Order = DEFAULT_ORDER,
 ) -> list[Proposal]:
-    """A page of the listing, oldest first, by key (see :attr:`Proposal.key`).
+    """A page of the listing, in ``order``, by key (see :attr:`Proposal.key`).
 
     ``after`` = the key of the last row seen; ``before`` = the first row's
-    (newer rows, returned in ascending order too); ``from_end`` = the last
-    page. ``nullable`` says which key columns may hold NULL.
+    (the rows just before it, returned in listing order too); ``from_end`` =
+    the last page. ``nullable`` says which key columns may hold NULL.
     """
     clause = clause.copy()
+    flags = _flags(order, nullable)
     if after is not None:
-        clause.add(*_bound(after, True, nullable))
+        clause.add(*_bound(order, after, True, flags))
     if before is not None:
-        clause.add(*_bound(before, False, nullable))
-    descending = from_end or before is not None
-    sql = (
-        f"SELECT {PROPOSAL_LIST_COLS} FROM {TABLE}{clause.sql()}"
-        f" {_ORDER_DESC if descending else _ORDER_ASC} LIMIT ?"
-    )
-    rows = [proposal_from(r) for r in conn.execute(sql, [*clause.params, limit])]
-    if descending:
+        clause.add(*_bound(order, before, False, flags))
+    backwards = from_end or before is not None
+    order_by = order_sql(order, reverse=backwards)
+    sql = f"SELECT {_select(order)} FROM {TABLE}{clause.sql()} {order_by} LIMIT ?"
+    rows = _rows(conn, sql, [*clause.params, limit], order)
+    if backwards:
         rows.reverse()
     return rows
 
 
-def _bound(key: Sequence[Any], after: bool, nullable: Sequence[bool]) -> tuple[str, ...]:
-    sql, params = keyset(PROPOSAL_ORDER[: len(key)], key, after=after, nullable=nullable)
+def _flags(order: Order, nullable: Sequence[bool]) -> tuple[bool, ...]:
+    lead = (False,) if SORTS.get(order.key) else ()
+    return (*lead, *nullable)
+
+
+def _bound(
+    order: Order, key: Sequence[Any], later: bool, nullable: Sequence[bool]
+) -> tuple[Any, ...]:
+    """The rows later (or earlier) than ``key`` in ``order``."""
+    cols = order_cols(order)[: len(key)]
+    sql, params = keyset(cols, key, after=later != order.descending, nullable=nullable)
     return (sql, *params)
 
 
 def stream(conn: sqlite3.Connection, clause: Where, *, whole: bool = True) -> Iterator[Proposal]:
     """Every row of the listing in order, from one cursor (one row in memory at a time)."""
     cols = PROPOSAL_COLS if whole else PROPOSAL_LIST_COLS
-    sql = f"SELECT {cols} FROM {TABLE}{clause.sql()} {_ORDER_ASC}"
+    sql = f"SELECT {cols} FROM {TABLE}{clause.sql()} {order_sql(DEFAULT_ORDER)}"
     for row in conn.execute(sql, clause.params):
         yield proposal_from(row)
 
 
 def rank(
-    conn: sqlite3.Connection, clause: Where, key: Sequence[Any], nullable: Sequence[bool] = ()
+    conn: sqlite3.Connection,
+    clause: Where,
+    key: Sequence[Any],
+    nullable: Sequence[bool] = (),
+    order: Order = DEFAULT_ORDER,
 ) -> int:
     """How many listed proposals come before the row with this key (its row index)."""
-    scoped = clause.copy().add(*_bound(key, False, nullable))
+    scoped = clause.copy().add(*_bound(order, key, False, _flags(order, nullable)))
     return int(scalar(conn, f"SELECT count(*) FROM {TABLE}{scoped.sql()}", scoped.params))
 
 
-def at(conn: sqlite3.Connection, clause: Where, offset: int, limit: int) -> list[Proposal]:
+def at(
+    conn: sqlite3.Connection,
+    clause: Where,
+    offset: int,
+    limit: int,
+    order: Order = DEFAULT_ORDER,
+) -> list[Proposal]:
     """Rows ``offset .. offset+limit`` of the listing (for a virtual table's far jumps)."""
-    sql = f"SELECT {PROPOSAL_LIST_COLS} FROM {TABLE}{clause.sql()} {_ORDER_ASC} LIMIT ? OFFSET ?"
-    params = [*clause.params, limit, max(offset, 0)]
-    return [proposal_from(r) for r in conn.execute(sql, params)]
+    sql = f"SELECT {_select(order)} FROM {TABLE}{clause.sql()} {order_sql(order)} LIMIT ? OFFSET ?"
+    return _rows(conn, sql, [*clause.params, limit, max(offset, 0)], order)
+
+
+def ids(conn: sqlite3.Connection, clause: Where, limit: int) -> list[str]:
+    """The ids of the listing (all of them, up to ``limit``): for marking every match."""
+    scoped = clause.copy().add("proposal_id IS NOT NULL")
+    sql = f"SELECT proposal_id FROM {TABLE}{scoped.sql()} {order_sql(DEFAULT_ORDER)} LIMIT ?"
+    return [str(r[0]) for r in conn.execute(sql, [*scoped.params, limit])]
 
 
 def count(conn: sqlite3.Connection, clause: Where) -> int:
     return int(scalar(conn, f"SELECT count(*) FROM {TABLE}{clause.sql()}", clause.params))
+
+
+def count_by(conn: sqlite3.Connection, col: str, id_list: Sequence[str]) -> dict[str, int]:
+    """How many of these proposals have each value of ``col`` (action_type, policy_name)."""
+    counts: dict[str, int] = {}
+    for start in range(0, len(id_list), 500):
+        chunk = list(id_list[start : start + 500])
+        sql = (
+            f"SELECT {col}, count(*) FROM {TABLE} WHERE proposal_id IN ({marks(len(chunk))})"
+            f" GROUP BY {col}"
+        )
+        for value, n in conn.execute(sql, chunk):
+            counts[str(value)] = counts.get(str(value), 0) + int(n)
+    return counts
 
 
 def pending_counts(conn: sqlite3.Connection) -> list[PendingCount]:

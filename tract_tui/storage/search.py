@@ -9,8 +9,9 @@ candidate against the database, so the index may hold more (rows deleted
 since, trigrams that match but not in order) but must never hold less.
 
 Where it lives, and why not in the database itself: in a cache file,
-``$TRACT_TUI_CACHE_DIR`` or ``$XDG_CACHE_HOME/tract-tui`` or
-``~/.cache/tract-tui``, then ``search/<sha256 of the database's realpath>.db``.
+``$TRACT_TUI_CACHE_DIR`` or the platform's user cache directory
+(``~/.cache/tract-tui`` on Linux, platformdirs decides), then
+``search/<sha256 of the database's realpath>.db``.
 So the user's database is never grown, the agents' inserts never pay for it,
 a read-only open can use and build it too, and building it never takes the
 database's write lock (it is attached read-only). ``TRACT_TUI_SEARCH_INDEX=0``
@@ -115,13 +116,10 @@ def enabled() -> bool:
 
 
 def cache_root() -> Path:
-    """``$TRACT_TUI_CACHE_DIR``, else ``$XDG_CACHE_HOME/tract-tui``, else ``~/.cache/tract-tui``."""
-    explicit = os.environ.get("TRACT_TUI_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "tract-tui"
+    """``$TRACT_TUI_CACHE_DIR``, else the user's cache directory (tract_tui.settings.cache_dir)."""
+    from tract_tui.settings import cache_dir
+
+    return cache_dir()
 
 
 def index_path(db_path: str | os.PathLike[str]) -> Path:
