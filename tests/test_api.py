@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 import subprocess
@@ -230,32 +231,32 @@ def test_exception_propagates_out_of_the_with_block(v5_db: Path) -> None:
     ]
 
 
-def test_unresolved_claims_are_released(v5_db: Path) -> None:
+def test_handed_out_claims_are_held_until_resolved(v5_db: Path) -> None:
+    """Advancing, closing or dropping the iterator releases nothing (it used to: a second
+    agent then got a claim the first still held). Only an explicit release of a claim
+    never entered, or closing the queue, gives one back."""
     approve_all_of_support(v5_db)
     log_rows = q(v5_db, "SELECT count(*) FROM policy_log")
     with open_queue(v5_db) as queue:
         claims = queue.claim_approved("support-agent")
         first = next(claims)
-        assert status(v5_db, first.proposal_id) == "executing"
-        second = next(claims)  # advancing releases the first
-        assert status(v5_db, first.proposal_id) == "approved"
-        assert first.state == "released"
+        second = next(claims)  # advancing keeps the first
+        assert status(v5_db, first.proposal_id) == "executing" and first.state == "claimed"
+        claims.close()
+        assert status(v5_db, second.proposal_id) == "executing"
+        dropped = next(queue.claim_approved("support-agent"))  # the iterator is dropped ...
+        gc.collect()
+        assert status(v5_db, dropped.proposal_id) == "executing"  # ... the claim is kept
+        with dropped:
+            dropped.commit_hash = "c1"
+        assert status(v5_db, dropped.proposal_id) == "executed"
+        first.release()  # never entered: it may go back
+        assert first.state == "released" and status(v5_db, first.proposal_id) == "approved"
         with pytest.raises(ProposalConflictError):
             first.mark_executed()  # too late: it was given back
-        assert status(v5_db, second.proposal_id) == "executing"
-        claims.close()
-        assert status(v5_db, second.proposal_id) == "approved"
-        with queue.claim_approved("support-agent") as more:
-            third = next(more)
-            assert status(v5_db, third.proposal_id) == "executing"
-        assert status(v5_db, third.proposal_id) == "approved"
-        dropped = next(queue.claim_approved("support-agent"))  # the iterator is dropped ...
-        assert status(v5_db, dropped.proposal_id) == "approved"  # ... so its claim is released
-        kept = queue.claim_approved("support-agent")
-        held = next(kept)
-        assert isinstance(held, Claim) and status(v5_db, held.proposal_id) == "executing"
-    assert status(v5_db, held.proposal_id) == "approved"  # closing the queue releases
-    assert q(v5_db, "SELECT count(*) FROM policy_log") == log_rows  # no rows for releases
+        assert isinstance(second, Claim)
+    assert status(v5_db, second.proposal_id) == "approved"  # closing the queue releases it
+    assert q(v5_db, "SELECT count(*) FROM policy_log") == [(log_rows[0][0] + 1,)]  # the executed
 
 
 def test_explicit_mark_failed_and_other_tracts_untouched(v5_db: Path) -> None:

@@ -2,28 +2,45 @@
 
 No Textual here (an agent process should not pay for a UI it never shows)::
 
-    from tract_tui.api import open_queue
+    from tract_tui.api import execute_with_tract, open_queue
 
     with open_queue("agent.db") as queue:
         for claim in queue.claim_approved("support-agent"):
             with claim:                      # normal exit: executed; exception: error
-                claim.commit_hash = run(claim.action)
+                claim.commit_hash = execute_with_tract(tract, claim.action)
 
-Claims are exactly-once across processes: taking one is a conditional
-``UPDATE ... WHERE status = 'approved'`` in a ``BEGIN IMMEDIATE``
-transaction, and a claimed proposal is ``executing`` until it is resolved.
+Exactly once, for real:
+
+- Taking a claim is a conditional ``UPDATE ... WHERE status = 'approved'`` in
+  a ``BEGIN IMMEDIATE`` transaction: two agents never get the same proposal.
+- A claim handed out is held (``executing``) until it is resolved, whatever
+  the caller does with the iterator: advancing it, closing it or dropping it
+  releases nothing. Only :meth:`Claim.release` on a claim whose body never
+  ran, or closing the queue while such a claim is still unentered, gives it
+  back.
+- Once the body of ``with claim:`` has run, the claim is never released and
+  never handed out again: recording its result is retried (a lock held by
+  another process, a disk full for a moment) and, if that still fails, the
+  proposal stays ``executing`` and :class:`ResultNotRecordedError` says so.
+  A person then decides; the action cannot run twice.
 """
 
 from __future__ import annotations
 
 import os
-import weakref
-from collections.abc import Generator, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
-from tract_tui.exceptions import ProposalConflictError
+from tract_tui.exceptions import (
+    DatabaseAccessError,
+    DatabaseBusyError,
+    ProposalConflictError,
+    ResultNotRecordedError,
+)
 from tract_tui.models.policy import PolicyAction
 from tract_tui.models.review import Decision, LogEntry, Proposal, ProposalDetail
 from tract_tui.review.filters import Filter, parse_age, parse_filter
@@ -33,6 +50,10 @@ __all__ = ["Claim", "Claims", "ReviewQueue", "open_queue"]
 
 #: The longest error text kept in a log row (the rest is cut, marked with "…").
 MAX_ERROR_CHARS = 10_000
+#: Attempts at recording a claim's result before giving up (each waits the busy timeout).
+RECORD_ATTEMPTS = 6
+#: Seconds between two attempts at recording a result (doubled each time).
+RECORD_BACKOFF = 0.2
 
 
 def open_queue(
@@ -72,7 +93,8 @@ class ReviewQueue:
 
     def __init__(self, service: ReviewService) -> None:
         self.service = service
-        self._claims: weakref.WeakSet[Claims] = weakref.WeakSet()
+        self._held: set[Claim] = set()
+        self._held_lock = threading.Lock()
 
     # --- lifetime ---------------------------------------------------------------
 
@@ -85,10 +107,24 @@ class ReviewQueue:
         return self.service.read_only
 
     def close(self) -> None:
-        """Release any claim still held by an unfinished :meth:`claim_approved`, then close."""
-        for claims in list(self._claims):
-            claims.close()
+        """Give back claims handed out but never entered, then close the database.
+
+        A claim whose ``with`` block is running (in another thread) is left
+        alone: it records its own result when it ends.
+        """
+        with self._held_lock:
+            held = list(self._held)
+        for claim in held:
+            claim.release()
         self.service.close()
+
+    def _hold(self, claim: Claim) -> None:
+        with self._held_lock:
+            self._held.add(claim)
+
+    def _drop(self, claim: Claim) -> None:
+        with self._held_lock:
+            self._held.discard(claim)
 
     def __enter__(self) -> ReviewQueue:
         return self
@@ -118,11 +154,11 @@ class ReviewQueue:
 
     def get(self, proposal_id: str) -> Proposal:
         """The proposal with exactly this id (ProposalNotFoundError otherwise)."""
-        return self.service.get_proposal(proposal_id)
+        return self.service.get_proposal(proposal_id, whole=True)
 
     def detail(self, proposal_id: str) -> ProposalDetail:
         """The proposal and what its action would touch."""
-        return self.service.get_detail(proposal_id)
+        return self.service.get_detail(proposal_id, whole=True)
 
     def resolve(self, prefix: str) -> str:
         """The full id for a unique prefix (AmbiguousProposalIdError lists the candidates)."""
@@ -178,15 +214,11 @@ class ReviewQueue:
     def claim_approved(self, tract_id: str) -> Claims:
         """Hand over this tract's approved proposals one at a time, oldest first.
 
-        Each is a :class:`Claim`; use it as a context manager (see the
-        module docstring). A claim left unresolved is released (back to
-        approved, no log row) when the iteration advances or is closed; a
-        proposal whose execution failed is not handed out again by the same
-        iteration.
+        Each is a :class:`Claim`, held until it is resolved; use it as a
+        context manager (see the module docstring). A proposal whose
+        execution failed is not handed out again by the same iteration.
         """
-        claims = Claims(self, tract_id)
-        self._claims.add(claims)
-        return claims
+        return Claims(self, tract_id)
 
 
 class Claim:
@@ -196,18 +228,22 @@ class Claim:
     block normally marks it executed (log outcome ``executed`` with
     :attr:`commit_hash`); an exception marks it failed (log outcome
     ``error`` with the message, proposal back to ``approved`` for a retry)
-    and propagates.
+    and propagates. ``state``: ``claimed``, ``running`` (inside ``with``),
+    then ``executed``, ``failed``, ``released``, ``unrecorded`` (it ran;
+    its result could not be written: the proposal stays ``executing``) or
+    ``conflict`` (someone else moved the proposal while it ran).
     """
 
     def __init__(self, queue: ReviewQueue, proposal: Proposal) -> None:
+        self._queue = queue
         self._service = queue.service
         self.proposal = proposal
         self.action: PolicyAction = action_of(proposal)
         #: Set this to the commit your action produced; logged when the claim succeeds.
         self.commit_hash: str | None = None
-        #: ``claimed``, then ``executed``, ``failed`` or ``released``.
         self.state = "claimed"
         self.decision: Decision | None = None
+        self._lock = threading.Lock()
 
     @property
     def proposal_id(self) -> str:
@@ -219,7 +255,7 @@ class Claim:
 
     @property
     def resolved(self) -> bool:
-        return self.state != "claimed"
+        return self.state not in ("claimed", "running")
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.proposal_id, self.action))
@@ -227,22 +263,50 @@ class Claim:
     def __repr__(self) -> str:
         return f"<Claim {self.proposal_id} {self.action.action_type} {self.state}>"
 
-    def _check_open(self) -> None:
-        if self.resolved:
-            raise ProposalConflictError(self.proposal_id, self.state, "claimed")
+    def _begin_record(self) -> None:
+        """The body ran (or its result is being given): from now on it is never released."""
+        with self._lock:
+            if self.resolved:
+                raise ProposalConflictError(self.proposal_id, self.state, "claimed")
+            self.state = "running"
+
+    def _record(self, outcome: str, write: Callable[[], Decision]) -> Decision:
+        """Write the result, retrying what another process or the disk briefly prevents."""
+        delay = RECORD_BACKOFF
+        decision: Decision | None = None
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                decision = write()
+                break
+            except ProposalConflictError:
+                self.state = "conflict"  # someone else moved it (a reviewer's release)
+                self._queue._drop(self)
+                raise
+            except (DatabaseBusyError, DatabaseAccessError) as e:
+                if attempt == RECORD_ATTEMPTS - 1:
+                    self.state = "unrecorded"
+                    self._queue._drop(self)
+                    raise ResultNotRecordedError(self.proposal_id, e) from e
+                time.sleep(delay)
+                delay *= 2
+        assert decision is not None
+        self.decision = decision
+        self.state = outcome
+        self._queue._drop(self)
+        return decision
 
     def mark_executed(self, commit_hash: str | None = None) -> Decision:
         """Record success: the proposal becomes ``executed`` (log row with the commit hash)."""
-        self._check_open()
+        self._begin_record()
         if commit_hash is not None:
             self.commit_hash = commit_hash
-        self.decision = self._service.mark_executed(self.proposal_id, self.commit_hash)
-        self.state = "executed"
-        return self.decision
+        return self._record(
+            "executed", lambda: self._service.mark_executed(self.proposal_id, self.commit_hash)
+        )
 
     def mark_failed(self, error: BaseException | str) -> Decision:
         """Record a failure: an ``error`` log row, and the proposal approved again."""
-        self._check_open()
+        self._begin_record()
         if isinstance(error, BaseException):
             message = str(error)
             text = f"{type(error).__name__}: {message}" if message else type(error).__name__
@@ -250,19 +314,26 @@ class Claim:
             text = error
         if len(text) > MAX_ERROR_CHARS:
             text = text[: MAX_ERROR_CHARS - 1] + "…"
-        self.decision = self._service.mark_failed(self.proposal_id, text)
-        self.state = "failed"
-        return self.decision
+        return self._record("failed", lambda: self._service.mark_failed(self.proposal_id, text))
 
     def release(self) -> None:
-        """Give the proposal back (approved again) without a result or a log row."""
-        if self.resolved:
-            return
+        """Give the proposal back (approved again, no log row) if its body never ran.
+
+        A no-op once the claim was entered or resolved: an action that may
+        have run is never handed out again.
+        """
+        with self._lock:
+            if self.state != "claimed":
+                return
+            self.state = "released"
+        self._queue._drop(self)
         self._service.release(self.proposal_id)
-        self.state = "released"
 
     def __enter__(self) -> Claim:
-        self._check_open()
+        with self._lock:
+            if self.state != "claimed":
+                raise ProposalConflictError(self.proposal_id, self.state, "claimed")
+            self.state = "running"
         return self
 
     def __exit__(
@@ -271,7 +342,7 @@ class Claim:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.resolved:  # the agent called mark_executed / mark_failed itself
+        if self.state != "running":  # the agent called mark_executed / mark_failed itself
             return
         if exc is None:
             self.mark_executed()
@@ -282,37 +353,35 @@ class Claim:
 class Claims(Iterator[Claim]):
     """The iterator :meth:`ReviewQueue.claim_approved` returns; also a context manager.
 
-    Closing it (``with``, :meth:`close`, the queue closing, or the iterator
-    being dropped) releases a claim still open.
+    Advancing, closing or dropping it never releases a claim already handed
+    out (see the module docstring); closing only stops further claims.
     """
 
     def __init__(self, queue: ReviewQueue, tract_id: str) -> None:
         self.tract_id = tract_id
-        self._gen = self._run(queue, tract_id)
-
-    @staticmethod
-    def _run(queue: ReviewQueue, tract_id: str) -> Generator[Claim, None, None]:
-        skip: list[str] = []  # failed or released here: not handed out again
-        while True:
-            proposal = queue.service.claim_next(tract_id, skip=skip)
-            if proposal is None:
-                return
-            claim = Claim(queue, proposal)
-            try:
-                yield claim
-            finally:
-                claim.release()  # no-op once resolved
-                if claim.state in ("failed", "released"):
-                    skip.append(claim.proposal_id)
+        self._queue = queue
+        self._handed: list[Claim] = []
+        self._closed = False
 
     def __iter__(self) -> Claims:
         return self
 
     def __next__(self) -> Claim:
-        return next(self._gen)
+        if self._closed:
+            raise StopIteration
+        # failed or released here: not handed out again by this iteration
+        skip = [c.proposal_id for c in self._handed if c.state in ("failed", "released")]
+        proposal = self._queue.service.claim_next(self.tract_id, skip=skip)
+        if proposal is None:
+            self._closed = True
+            raise StopIteration
+        claim = Claim(self._queue, proposal)
+        self._queue._hold(claim)
+        self._handed.append(claim)
+        return claim
 
     def close(self) -> None:
-        self._gen.close()
+        self._closed = True
 
     def __enter__(self) -> Claims:
         return self

@@ -272,6 +272,35 @@ def _populate(b: _Builder) -> None:
     ndcg = [f"{d:<11} ndcg@10={rng.uniform(0.3, 0.75):.3f} q={rng.randint(50, 9000)}" for d in sets]
     dirs = ["journal", "containers", "pods", "fluentd-buffer", "audit", "nginx"] * 5
     du = "\n".join(f"{rng.randint(1, 90)}G\t/var/log/{d}" for d in dirs)
+    # the chains in this order: the random times of each depend on the ones before
+    triage, retry, webhooks, dedupe = _support(b, sa, t_a, t_b, counts)
+    survey, draft, survey2 = _research(b, ra, t_r, t_r2, papers)
+    (bench,) = _bench(b, child, t_c, ndcg)
+    disk, pool, lag = _ops(b, op, t_o, t_o2, du)
+    snapshot = f"archive/main/{t_a:%Y%m%d}"
+    branches = {"main": webhooks[-1], "experiment/retry-backoff": retry[-1], snapshot: triage[0]}
+    b.refs(sa, {**branches, "fix/webhook-dedupe": dedupe[-1]})
+    b.refs(ra, {"main": survey2[-1], "draft/related-work": draft[-1]})
+    b.refs(child, {"main": bench[-1]})
+    b.refs(op, {"main": lag[-1], "experiment/pgbouncer-pool": pool[-1]})
+    purpose = "Reproduce the reranker's BEIR nDCG@10"
+    row = (ra, survey[-1], child, purpose, "head_snapshot", "bench-runner", t_c - b.offset)
+    b.add(SpawnPointerRow, *row)
+    why = "Session boundary on 'main': snapshot branch tip"
+    b.log(sa, "snapshot-on-session", "commit", "archive", "executed", why, t_a, commit=triage[0])
+    for h in (triage[5], bench[3]):  # flagged earlier, approved and executed by the agent
+        at = b.times[h] + timedelta(minutes=9) - b.offset
+        b.add(AnnotationRow, b.tract_of[h], h, Priority.SKIP, "bulky tool output hidden", at)
+    mains = {sa: triage + webhooks, ra: survey + survey2, child: bench, op: disk + lag}
+    stale = {sa: ("experiment/retry-backoff", retry, t_a), ra: ("draft/related-work", draft, t_r)}
+    stale[op] = ("experiment/pgbouncer-pool", pool, t_o)
+    _proposals(b, mains, stale, hidden=(triage[5], bench[3]), pins=[triage[7], webhooks[5]])
+    _routine(b, {sa: t_a, ra: t_r, child: t_c, op: t_o})
+
+
+def _support(
+    b: _Builder, sa: str, t_a: datetime, t_b: datetime, counts: list[Any]
+) -> tuple[list[str], ...]:
     # One step per line reads like the conversation it is; the formatter would scatter it.
     # fmt: off
     triage = b.chain(sa, t_a, None,
@@ -312,6 +341,15 @@ def _populate(b: _Builder) -> None:
     dedupe = b.chain(sa, t_b + timedelta(hours=3), webhooks[5],
         _say("user", "The partner says they got duplicates. Can we dedupe on event id?"),
         _artifact("sql", "CREATE UNIQUE INDEX ux_delivery_event ON deliveries (event_id);\n"))
+    # fmt: on
+    return triage, retry, webhooks, dedupe
+
+
+def _research(
+    b: _Builder, ra: str, t_r: datetime, t_r2: datetime, papers: list[Any]
+) -> tuple[list[str], ...]:
+    # One step per line reads like the conversation it is; the formatter would scatter it.
+    # fmt: off
     survey = b.chain(ra, t_r, None,
         _session("start", "Survey: evaluating retrieval-augmented generation"),
         _do("instruction", "You are a research assistant. Cite every claim with a link; say "
@@ -331,6 +369,13 @@ def _populate(b: _Builder) -> None:
     survey2 = b.chain(ra, t_r2, survey[-1],
         _say("user", "The child run is back. Summarise what we can claim."),
         _output("The reranker reproduces within 0.4 nDCG@10 on 5 of 6 BEIR sets."))
+    # fmt: on
+    return survey, draft, survey2
+
+
+def _bench(b: _Builder, child: str, t_c: datetime, ndcg: list[str]) -> tuple[list[str], ...]:
+    # One step per line reads like the conversation it is; the formatter would scatter it.
+    # fmt: off
     bench = b.chain(child, t_c, None,
         _do("instruction", "Inherited context from parent (head_snapshot): reproduce the "
             "reranker's BEIR numbers."),
@@ -341,6 +386,13 @@ def _populate(b: _Builder) -> None:
         _result("python_exec", {"error": "CUDA out of memory (tried to allocate 2 GiB)"}, "error"),
         _say("assistant", "Five of six sets match the paper within 0.4; trec-covid at k=1000 "
              "does not fit in memory, and at k=100 it is 2.1 lower."))
+    # fmt: on
+    return (bench,)
+
+
+def _ops(b: _Builder, op: str, t_o: datetime, t_o2: datetime, du: str) -> tuple[list[str], ...]:
+    # One step per line reads like the conversation it is; the formatter would scatter it.
+    # fmt: off
     disk = b.chain(op, t_o, None,
         _session("start", "Disk pressure on logging nodes"),
         _do("instruction", "You are an SRE copilot. Cite the exact commands you would run; "
@@ -361,25 +413,7 @@ def _populate(b: _Builder) -> None:
         _say("assistant", "Not yet: failing over now loses 14 minutes of writes. A long "
              "analytics query is holding replay; cancel it first."))
     # fmt: on
-    snapshot = f"archive/main/{t_a:%Y%m%d}"
-    branches = {"main": webhooks[-1], "experiment/retry-backoff": retry[-1], snapshot: triage[0]}
-    b.refs(sa, {**branches, "fix/webhook-dedupe": dedupe[-1]})
-    b.refs(ra, {"main": survey2[-1], "draft/related-work": draft[-1]})
-    b.refs(child, {"main": bench[-1]})
-    b.refs(op, {"main": lag[-1], "experiment/pgbouncer-pool": pool[-1]})
-    purpose = "Reproduce the reranker's BEIR nDCG@10"
-    row = (ra, survey[-1], child, purpose, "head_snapshot", "bench-runner", t_c - b.offset)
-    b.add(SpawnPointerRow, *row)
-    why = "Session boundary on 'main': snapshot branch tip"
-    b.log(sa, "snapshot-on-session", "commit", "archive", "executed", why, t_a, commit=triage[0])
-    for h in (triage[5], bench[3]):  # flagged earlier, approved and executed by the agent
-        at = b.times[h] + timedelta(minutes=9) - b.offset
-        b.add(AnnotationRow, b.tract_of[h], h, Priority.SKIP, "bulky tool output hidden", at)
-    mains = {sa: triage + webhooks, ra: survey + survey2, child: bench, op: disk + lag}
-    stale = {sa: ("experiment/retry-backoff", retry, t_a), ra: ("draft/related-work", draft, t_r)}
-    stale[op] = ("experiment/pgbouncer-pool", pool, t_o)
-    _proposals(b, mains, stale, hidden=(triage[5], bench[3]), pins=[triage[7], webhooks[5]])
-    _routine(b, {sa: t_a, ra: t_r, child: t_c, op: t_o})
+    return disk, pool, lag
 
 
 def _proposals(

@@ -223,7 +223,8 @@ def filter_help_text(context: str | None = None, indent: str = "  ") -> str:
     """The filter language as a few lines of plain text (the CLI's --help, the console's help)."""
     width = max(len(term) for term, _ in filter_help(context))
     lines = [f"{indent}{term:<{width}}  {what}" for term, what in filter_help(context)]
-    return "\n".join([*lines, f"{indent}{SYNTAX_DOC}", f"{indent}{WHEN_DOC}"])
+    notes = [f"{indent}{line}" for line in (*SYNTAX_DOC.split("\n"), WHEN_DOC)]
+    return "\n".join([*lines, *notes])
 
 
 def key_label(key: str) -> str:

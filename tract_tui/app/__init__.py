@@ -1,7 +1,7 @@
 """The Textual console (the only package that imports Textual).
 
 Importing this package does not import Textual: :func:`run_console` opens the
-database and reads the first page while Textual is being imported (issue 4).
+database and reads the first page while Textual is being imported.
 """
 
 from __future__ import annotations
@@ -44,13 +44,13 @@ def run_console(
     The database is opened before the screen switches to the app, so a file we
     refuse is one line on stderr (exit 2), not a screen to dismiss.
 
-    Launch time (issue 4): the first page is read in a thread while Textual is
-    imported (SQLite releases the GIL), and the cyclic garbage collector is
-    paused until the first frame is drawn: startup allocates a few hundred
-    thousand long-lived objects, and collecting them cost ~45 ms, one full
-    (17 ms) pass landing on the first frame. Once drawn, one collection and
-    ``gc.freeze()`` keep those objects out of every later pass, which is also
-    what keeps a decision's p99 free of 15-20 ms pauses.
+    Launch time: the first page is read in a thread while Textual is imported
+    (SQLite releases the GIL), and the cyclic garbage collector is paused
+    until the first frame is drawn: startup allocates a few hundred thousand
+    long-lived objects, and collecting them would land full passes on the
+    first frame. Once drawn, one collection and ``gc.freeze()`` keep those
+    objects out of every later pass, which also keeps a decision's worst
+    case free of collector pauses (benchmarks/bench.py measures both).
     """
     from tract_tui.exceptions import TraceError
     from tract_tui.review.service import ReviewService

@@ -122,9 +122,9 @@ class ReviewApp(ServiceCalls, App[int]):
 
     def on_load(self) -> None:
         # Workers (SQLite, which releases the GIL) and Textual's output thread wait for
-        # the GIL while the event loop renders: at the default 5 ms switch interval a
-        # decision's statements could each wait 5 ms. 0.5 ms keeps a keypress-to-commit
-        # short.
+        # the GIL while the event loop renders: at Python's default switch interval each
+        # of a decision's statements could wait that long. A shorter one keeps a
+        # keypress-to-commit short (benchmarks/bench.py measures it).
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(SWITCH_INTERVAL)
         if self.settings.theme and self.settings.theme in self.available_themes:

@@ -1,8 +1,8 @@
 """CoalescingFooter: Textual's Footer, rebuilt at most once per frame.
 
-Textual's Footer queues a full recompose (15-25 ms) for every
-``refresh_bindings``; focus, the tabs and the first rows asked for six in
-the first 100 ms after launch, and a decision asks for two or three. It
+Textual's Footer queues a full recompose (tens of milliseconds) for every
+``refresh_bindings``; focus, the tabs and the first rows ask for several
+right after launch, and a decision asks for two or three. It
 overrides Footer internals (``bindings_changed``, ``_bindings_ready``);
 tests/test_structure.py fails loudly if a Textual release renames them.
 """

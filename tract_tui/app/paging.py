@@ -143,14 +143,6 @@ class PageCache(Generic[T]):
         """Cached rows in order (for tests and for finding a key on screen)."""
         return [r for p in sorted(self._pages) for r in self._pages[p]]
 
-    def find(self, predicate: Callable[[T], bool]) -> int | None:
-        """The index of the first cached row ``predicate`` accepts."""
-        for p in sorted(self._pages):
-            for i, row in enumerate(self._pages[p]):
-                if predicate(row):
-                    return p * self.page_size + i
-        return None
-
 
 class ProposalSource:
     """Proposals matching a filter, in a listing order (see ReviewService.list_proposals)."""

@@ -2,7 +2,7 @@
 
 Textual's TabbedContent is a dozen widgets (tabs, scroll containers, an
 animated underline, panes), each styled and laid out before the first frame:
-30-60 ms of a ~0.4 s launch (issue 4). The console has two fixed tabs, so one
+a measurable part of the launch (benchmarks/bench.py). The console has fixed tabs, so one
 widget draws them (a label line and an underline, as Textual's Tabs look) and
 a ContentSwitcher shows the view.
 """

@@ -72,8 +72,8 @@ class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
 
-    class Highlighted(Message):
-        """The cursor moved to ``index`` (``row`` None while that row is loading)."""
+    class RowMessage(Message):
+        """A message about the row at ``index`` (``row`` None while that row is loading)."""
 
         def __init__(self, table: VirtualTable, index: int, row: Any) -> None:
             super().__init__()
@@ -85,18 +85,11 @@ class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
         def control(self) -> VirtualTable:
             return self.table
 
-    class Selected(Message):
-        """Enter on a row."""
+    class Highlighted(RowMessage):
+        """The cursor moved to ``index``."""
 
-        def __init__(self, table: VirtualTable, index: int, row: Any) -> None:
-            super().__init__()
-            self.table = table
-            self.index = index
-            self.row = row
-
-        @property
-        def control(self) -> VirtualTable:
-            return self.table
+    class Selected(RowMessage):
+        """Enter (or a double click) on a row."""
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from datetime import timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from tract_tui.cli.output import Output, dump_json, error_line, write_table
+from tract_tui.cli.output import Output, error_line, write_table
 from tract_tui.exceptions import ProposalConflictError, ProposalNotFoundError, ReadOnlyError
 from tract_tui.models.review import LogEntry, Proposal, split_trailer
 from tract_tui.present import Column, block, future_note, params_text, show_time, style_of
@@ -277,35 +277,27 @@ def cmd_expire(svc: ReviewService, args: argparse.Namespace, out: Output) -> int
     age: timedelta = args.older_than
     if not args.dry_run:
         require_writable(svc, "expire proposals")
-    done, unreadable = svc.expire_report(age, dry_run=args.dry_run, flt=args.filter)
-    now = svc.now()
-    future = [p for p in done if future_note(p.created_at, now)]
+    report = svc.expire_report(age, dry_run=args.dry_run, flt=args.filter)
+    done = report.proposals
     if args.json:
-        out.json(
-            {
-                "dry_run": args.dry_run,
-                "older_than_seconds": age.total_seconds(),
-                "count": len(done),
-                "proposal_ids": [p.proposal_id or None for p in done],
-                "unreadable_times": unreadable,
-            }
-        )
+        out.json({
+            "dry_run": args.dry_run, "older_than_seconds": age.total_seconds(),
+            "count": len(done), "proposal_ids": [p.proposal_id or None for p in done],
+            "unreadable_times": report.unreadable, "future_times": report.future,
+        })  # fmt: skip
         return EXIT_OK
     cols, last = proposal_columns(False)
     write_table(out, done, cols, last)
     verb = "would expire" if args.dry_run else "expired"
     noun = "proposal" if len(done) == 1 else "proposals"
     out.line(f"{verb} {len(done)} {noun} pending longer than {format_age(age)}")
-    if unreadable:
-        error_line(
-            f"{unreadable} pending proposal(s) have a created_at that is not a time; "
-            "they were left pending"
-        )
-    if future:
-        error_line(
-            f"{len(future)} of them are dated in the future by this machine's clock "
-            "(another time zone?)"
-        )
+    if report.unreadable:
+        error_line(f"{report.unreadable} pending proposal(s) have a created_at that is not a "
+                   "time; they were left pending")  # fmt: skip
+    if report.future:
+        error_line(f"{report.future} pending proposal(s) are dated in the future by this "
+                   "machine's clock (the agent's clock or time zone differs); they were left "
+                   "pending")  # fmt: skip
     return EXIT_OK
 
 
@@ -360,9 +352,3 @@ HANDLERS: dict[str, Callable[[ReviewService, argparse.Namespace, Output], int]] 
     "log": cmd_log,
     "gc": cmd_gc,
 }
-
-
-def dump_items(items: Iterable[Any], ascii_only: bool) -> Iterable[str]:
-    """Each item's JSON (``to_json()``), encoded one at a time."""
-    for item in items:
-        yield dump_json(item.to_json(), ascii_only=ascii_only)

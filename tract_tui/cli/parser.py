@@ -124,6 +124,74 @@ def _ids(p: argparse.ArgumentParser, reason: str) -> None:
     _json_flag(p, "a report per ID")
 
 
+def _filter_option(p: argparse.ArgumentParser, context: str, what: str) -> None:
+    p.add_argument("--filter", metavar="EXPR", type=_filter_arg(context), default=Filter(),
+                   help=f"only {what} matching EXPR (see below)")  # fmt: skip
+
+
+def _list_args(p: argparse.ArgumentParser) -> None:
+    _filter_option(p, "proposals", "proposals")
+    p.add_argument("--limit", metavar="N", type=_limit_arg, default=0, help="at most N (0: all)")
+    _json_flag(p, "one array of proposal objects")
+
+
+def _show_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", metavar="ID", help="a proposal id or any unique prefix of one")
+    _json_flag(p, "one object")
+
+
+def _expire_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--older-than", metavar="AGE", type=_age_arg, required=True,
+                   help="30m, 2h, 7d ...")  # fmt: skip
+    _filter_option(p, "proposals", "proposals")
+    p.add_argument("--dry-run", action="store_true", help="only say what would expire")
+    _json_flag(p, "a report")
+
+
+def _log_args(p: argparse.ArgumentParser) -> None:
+    _filter_option(p, "log", "rows")
+    p.add_argument("--limit", metavar="N", type=_limit_arg, default=DEFAULT_LOG_LIMIT,
+                   help=f"at most N rows (default {DEFAULT_LOG_LIMIT}; 0: all)")  # fmt: skip
+    _json_flag(p, "one array of log objects")
+
+
+def _gc_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--before", metavar="WHEN", type=_when_arg, required=True,
+                   help="rows created before WHEN: an ISO date/time or an age (30d)")  # fmt: skip
+    p.add_argument("--tract", metavar="ID", help="only this tract's rows")
+    p.add_argument("--dry-run", action="store_true", help="only count")
+    _json_flag(p, "a report")
+
+
+_DECIDED = "each decision is logged with your login."
+#: name, one-line help, description, filter context, the function adding its options.
+COMMAND_SPECS: list[tuple[str, str, str, str | None, Callable[[argparse.ArgumentParser], None]]] = [
+    ("list", "pending proposals, oldest first",
+     "List pending proposals, oldest first (status: in the filter lists others).",
+     "proposals", _list_args),
+    ("show", "one proposal and what it would do",
+     "Show one proposal in full: what approving it would do to the agent's context.",
+     None, _show_args),
+    ("approve", "approve pending proposals",
+     f"Approve proposals that are still pending; {_DECIDED}", None, lambda p: _ids(p, "note")),
+    ("reject", "reject pending proposals",
+     f"Reject proposals that are still pending; {_DECIDED}", None, lambda p: _ids(p, "reason")),
+    ("release", "give back claims whose agent died",
+     "Put proposals stuck in 'executing' (their agent was killed mid-action) back to\n"
+     "approved, so an agent can claim them again; each is logged as an error with\n"
+     "your login. Find them with: list PATH --filter status:executing",
+     None, lambda p: _ids(p, "reason")),
+    ("expire", "expire proposals pending for too long",
+     "Mark pending proposals older than AGE as expired (each logged).", "proposals",
+     _expire_args),
+    ("log", "the policy log, newest first", "Print the policy log, newest first.", "log",
+     _log_args),
+    ("gc", "delete old log rows",
+     "Delete policy log rows older than WHEN (ISO date/time, or an age such as 30d).",
+     None, _gc_args),
+]  # fmt: skip
+
+
 def build_command_parser() -> argparse.ArgumentParser:
     """The parser of the subcommands (``tract-tui list PATH ...``)."""
     parser = _Parser(
@@ -134,111 +202,9 @@ def build_command_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     command = _commands(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    p = command(
-        "list",
-        "pending proposals, oldest first",
-        "List pending proposals, oldest first (status: in the filter lists others).",
-        context="proposals",
-    )
-    p.add_argument(
-        "--filter",
-        metavar="EXPR",
-        type=_filter_arg("proposals"),
-        default=Filter(),
-        help="only proposals matching EXPR (see below)",
-    )
-    p.add_argument("--limit", metavar="N", type=_limit_arg, default=0, help="at most N (0: all)")
-    _json_flag(p, "one array of proposal objects")
-    p = command(
-        "show",
-        "one proposal and what it would do",
-        "Show one proposal in full: what approving it would do to the agent's context.",
-    )
-    p.add_argument("id", metavar="ID", help="a proposal id or any unique prefix of one")
-    _json_flag(p, "one object")
-    _ids(
-        command(
-            "approve",
-            "approve pending proposals",
-            "Approve proposals that are still pending; each decision is logged with your login.",
-        ),
-        "note",
-    )
-    _ids(
-        command(
-            "reject",
-            "reject pending proposals",
-            "Reject proposals that are still pending; each decision is logged with your login.",
-        ),
-        "reason",
-    )
-    _ids(
-        command(
-            "release",
-            "give back claims whose agent died",
-            "Put proposals stuck in 'executing' (their agent was killed mid-action) back to\n"
-            "approved, so an agent can claim them again; each is logged as an error with\n"
-            "your login. Find them with: list PATH --filter status:executing",
-        ),
-        "reason",
-    )
-    _expire_parser(
-        command(
-            "expire",
-            "expire proposals pending for too long",
-            "Mark pending proposals older than AGE as expired (each logged).",
-            context="proposals",
-        )
-    )
-    p = command(
-        "log", "the policy log, newest first", "Print the policy log, newest first.", context="log"
-    )
-    p.add_argument(
-        "--filter",
-        metavar="EXPR",
-        type=_filter_arg("log"),
-        default=Filter(),
-        help="only rows matching EXPR (see below)",
-    )
-    p.add_argument(
-        "--limit",
-        metavar="N",
-        type=_limit_arg,
-        default=DEFAULT_LOG_LIMIT,
-        help=f"at most N rows (default {DEFAULT_LOG_LIMIT}; 0: all)",
-    )
-    _json_flag(p, "one array of log objects")
-    p = command(
-        "gc",
-        "delete old log rows",
-        "Delete policy log rows older than WHEN (ISO date/time, or an age such as 30d).",
-    )
-    p.add_argument(
-        "--before",
-        metavar="WHEN",
-        type=_when_arg,
-        required=True,
-        help="delete rows created before WHEN: an ISO date/time or an age (30d)",
-    )
-    p.add_argument("--tract", metavar="ID", help="only this tract's rows")
-    p.add_argument("--dry-run", action="store_true", help="only count")
-    _json_flag(p, "a report")
+    for name, help_text, description, context, add_args in COMMAND_SPECS:
+        add_args(command(name, help_text, description, context=context))
     return parser
-
-
-def _expire_parser(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--older-than", metavar="AGE", type=_age_arg, required=True, help="30m, 2h, 7d ..."
-    )
-    p.add_argument(
-        "--filter",
-        metavar="EXPR",
-        type=_filter_arg("proposals"),
-        default=Filter(),
-        help="only proposals matching EXPR (see below)",
-    )
-    p.add_argument("--dry-run", action="store_true", help="only say what would expire")
-    _json_flag(p, "a report")
 
 
 def build_console_parser() -> argparse.ArgumentParser:

@@ -44,7 +44,7 @@ KEY_DOCS: dict[str, str] = {
 WORD_DOCS = {"log": "the reason or the error message", "proposals": "the reason"}
 WHEN_DOC = "WHEN is ISO (2026-02-18, 2026-02-18T10:20) or an age before now (90s, 30m, 2h, 3d, 1w)."
 SYNTAX_DOC = (
-    'Quotes group spaces (policy:"my policy"); a leading - negates a term '
+    'Quotes group spaces (policy:"my policy"); a leading - negates a term\n'
     "(-policy:auto-pin -timeout); terms of one key are OR-ed, different keys AND-ed."
 )
 

@@ -10,6 +10,10 @@ writer (an agent, a reviewer) never waits past its busy timeout.
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -27,11 +31,26 @@ if TYPE_CHECKING:
 #: Proposals expired (or log rows deleted) per write transaction: a long job never
 #: holds the write lock past another writer's busy timeout.
 EXPIRE_BATCH = 100
-GC_BATCH = 2_000
+GC_BATCH = 1_000
+#: After each batch the job pauses at least as long as the batch held the write lock (and
+#: this long at the least): another writer's busy handler wakes up at growing intervals and
+#: must find the lock free, or back-to-back batches starve it past its timeout.
+MIN_PAUSE = 0.005
+#: How far ahead of this machine's clock a row may be dated before it is called "in the future".
+FUTURE_SLACK = timedelta(minutes=1)
 
 
 def _expire_reason(service: ReviewService, age: timedelta) -> str:
     return f"pending longer than {format_age(age)}; expired by {service.reviewer}"
+
+
+@contextmanager
+def batch(service: ReviewService) -> Iterator[sqlite3.Connection]:
+    """One batch's write transaction, then a pause as long as it held the lock."""
+    began = time.monotonic()
+    with service.pool.write() as conn:
+        yield conn
+    time.sleep(max(time.monotonic() - began, MIN_PAUSE))
 
 
 def _read(service: ReviewService, rowids: list[int]) -> list[Proposal]:
@@ -45,33 +64,48 @@ def _read(service: ReviewService, rowids: list[int]) -> list[Proposal]:
         return [proposal_from(r) for r in conn.execute(sql, rowids)]
 
 
+@dataclass(frozen=True)
+class ExpireReport:
+    """What an expiry did (or, as a dry run, would do).
+
+    ``unreadable``: pending rows whose time is not a time (left pending);
+    ``future``: pending rows dated more than a minute ahead of this machine's
+    clock (another time zone, or a skewed clock: never expired for it).
+    """
+
+    proposals: list[Proposal]
+    unreadable: int = 0
+    future: int = 0
+
+
 def expire(
     service: ReviewService, age: timedelta, *, dry_run: bool, flt: Filter | None
-) -> tuple[list[Proposal], int]:
-    """(proposals expired, or that would be with ``dry_run``; rows with an unreadable time)."""
+) -> ExpireReport:
+    """Expire pending proposals older than ``age`` (with ``dry_run``: only say which)."""
     now = service.now()
     cutoff = now - age
     clause = proposals.where((flt or Filter()).criteria(now)).add("status = 'pending'")
     with service.pool.read() as conn:
         others, unreadable = decisions.older_otherwise(conn, "policy_proposals", clause, cutoff)
+        future = decisions.count_newer(conn, "policy_proposals", clause, now + FUTURE_SLACK)
         if dry_run:
             canonical = decisions.older_canonical(conn, "policy_proposals", clause, cutoff, -1)
-            return _read(service, canonical + others), unreadable
+            return ExpireReport(_read(service, canonical + others), unreadable, future)
     reason = _expire_reason(service, age)
     done: list[Proposal] = []
     while True:
-        with service.pool.write() as conn:
-            batch = decisions.older_canonical(
+        with batch(service) as conn:
+            rowids = decisions.older_canonical(
                 conn, "policy_proposals", clause, cutoff, EXPIRE_BATCH
             )
-            done += _expire_rows(service, conn, batch, now, reason)
-        if len(batch) < EXPIRE_BATCH:
+            done += _expire_rows(service, conn, rowids, now, reason)
+        if len(rowids) < EXPIRE_BATCH:
             break
     for start in range(0, len(others), EXPIRE_BATCH):
         chunk = others[start : start + EXPIRE_BATCH]
-        with service.pool.write() as conn:
+        with batch(service) as conn:
             done += _expire_rows(service, conn, chunk, now, reason)
-    return done, unreadable
+    return ExpireReport(done, unreadable, future)
 
 
 def _expire_rows(
@@ -109,14 +143,14 @@ def gc(
             return len(canonical) + len(others), unreadable
     deleted = 0
     while True:
-        with service.pool.write() as conn:
-            batch = decisions.older_canonical(conn, "policy_log", clause, before, GC_BATCH)
-            _delete(conn, batch)
-        deleted += len(batch)
-        if len(batch) < GC_BATCH:
+        with batch(service) as conn:
+            rowids = decisions.older_canonical(conn, "policy_log", clause, before, GC_BATCH)
+            _delete(conn, rowids)
+        deleted += len(rowids)
+        if len(rowids) < GC_BATCH:
             break
     for start in range(0, len(others), GC_BATCH):
-        with service.pool.write() as conn:
+        with batch(service) as conn:
             _delete(conn, others[start : start + GC_BATCH])
         deleted += len(others[start : start + GC_BATCH])
     return deleted, unreadable

@@ -33,9 +33,7 @@ from tract_tui.models.review import (
     Decision,
     DecisionOutcome,
     Impact,
-    LogEntry,
     LogFacets,
-    LogStats,
     Order,
     PendingCount,
     Proposal,
@@ -47,8 +45,8 @@ from tract_tui.review import transitions as tr
 from tract_tui.review.filters import Filter
 from tract_tui.review.housekeeping import EXPIRE_BATCH
 from tract_tui.review.impact import impact as impact_of
-from tract_tui.storage import decisions, logstats, proposals
-from tract_tui.storage import log as logq
+from tract_tui.review.logreads import LogReads
+from tract_tui.storage import decisions, proposals
 from tract_tui.storage.connection import ConnectionPool
 from tract_tui.storage.decisions import Target
 from tract_tui.storage.indexes import Progress, build_missing
@@ -89,8 +87,8 @@ def action_of(proposal: Proposal) -> PolicyAction:
     return PolicyAction(proposal.action_type, dict(params), proposal.reason or "")
 
 
-class ReviewService:
-    """Review operations on one opened tract database."""
+class ReviewService(LogReads):
+    """Review operations on one opened tract database (the log's are in review/logreads.py)."""
 
     def __init__(
         self, db: OpenedDatabase, *, clock: Clock | None = None, reviewer: str | None = None
@@ -423,12 +421,12 @@ class ReviewService:
         committed ``EXPIRE_BATCH`` at a time, so a large expiry never holds
         the write lock for long.
         """
-        return self.expire_report(older_than, dry_run=dry_run, flt=flt)[0]
+        return self.expire_report(older_than, dry_run=dry_run, flt=flt).proposals
 
     def expire_report(
         self, older_than: timedelta, *, dry_run: bool = False, flt: Filter | None = None
-    ) -> tuple[list[Proposal], int]:
-        """(the proposals expired, or that would be with ``dry_run``; unreadable times)."""
+    ) -> housekeeping.ExpireReport:
+        """The proposals expired (or, ``dry_run``, that would be), and the rows left alone."""
         return housekeeping.expire(self, older_than, dry_run=dry_run, flt=flt)
 
     def gc_log(
@@ -486,108 +484,6 @@ class ReviewService:
 
         with contextlib.suppress(ProposalConflictError, ProposalNotFoundError):
             self._apply(tr.RELEASE, proposal_id, None)
-
-    # --- the log ----------------------------------------------------------------------
-
-    def _log_where(
-        self,
-        flt: Filter | None,
-        conn: Any,
-        *,
-        listing: bool = False,
-        cancelled: Cancelled | None = None,
-    ) -> Where:
-        criteria = (flt or Filter()).criteria(self.now())
-        return logq.where(conn, criteria, self.search, listing=listing, cancelled=cancelled)
-
-    def update_search_index(self, cancelled: Cancelled | None = None) -> int:
-        """Bring the log's search cache up to date; how many rows it indexed (never raises)."""
-        index = self.search
-        return index.update(cancelled=cancelled) if index is not None else 0
-
-    def list_log(
-        self,
-        flt: Filter | None = None,
-        *,
-        after: Sequence[Any] | None = None,
-        before: Sequence[Any] | None = None,
-        limit: int = 100,
-        from_end: bool = False,
-        cancelled: Cancelled | None = None,
-    ) -> list[LogEntry]:
-        """A page of the log, newest first; keyset on :attr:`LogEntry.key` (created_at, id)."""
-        with self.pool.read(cancelled) as conn:
-            clause = self._log_where(flt, conn, listing=True, cancelled=cancelled)
-            return logq.page(
-                conn,
-                clause,
-                after=after,
-                before=before,
-                limit=limit,
-                from_end=from_end,
-                nullable=self._log_nulls,
-            )
-
-    def iter_log(self, flt: Filter | None = None, *, page_size: int = 500) -> Iterator[LogEntry]:
-        """Every matching log row, newest first, a keyset page at a time (bounded memory)."""
-        after: Sequence[Any] | None = None
-        while True:
-            page = self.list_log(flt, after=after, limit=page_size)
-            yield from page
-            if len(page) < page_size:
-                return
-            after = page[-1].key
-
-    def stream_log(self, flt: Filter | None = None) -> Iterator[LogEntry]:
-        """Every matching log row, newest first, from one snapshot and one cursor."""
-        with self.pool.read() as conn:
-            clause = self._log_where(flt, conn)
-            yield from logq.stream(conn, clause)
-
-    def log_at(
-        self,
-        offset: int,
-        limit: int,
-        flt: Filter | None = None,
-        *,
-        cancelled: Cancelled | None = None,
-    ) -> list[LogEntry]:
-        with self.pool.read(cancelled) as conn:
-            clause = self._log_where(flt, conn, listing=True, cancelled=cancelled)
-            return logq.at(conn, clause, offset, limit)
-
-    def log_rank(
-        self,
-        key: Sequence[Any],
-        flt: Filter | None = None,
-        *,
-        cap: int | None = None,
-        cancelled: Cancelled | None = None,
-    ) -> int:
-        """How many matching rows come before the row with this key (newest first)."""
-        with self.pool.read(cancelled) as conn:
-            clause = self._log_where(flt, conn, listing=cap is not None, cancelled=cancelled)
-            return logq.rank(conn, clause, key, cap=cap, nullable=self._log_nulls)
-
-    def count_log(self, flt: Filter | None = None, *, cancelled: Cancelled | None = None) -> int:
-        with self.pool.read(cancelled) as conn:
-            return logq.count(conn, self._log_where(flt, conn, cancelled=cancelled))
-
-    def log_stats(
-        self, flt: Filter | None = None, *, buckets: int = 48, cancelled: Cancelled | None = None
-    ) -> LogStats:
-        """Counts per outcome and evaluations over time (``buckets`` equal slices)."""
-        with self.pool.read(cancelled) as conn:
-            clause = self._log_where(flt, conn, cancelled=cancelled)
-            return logstats.stats(conn, clause, buckets)
-
-    def log_facets(self) -> LogFacets:
-        with self.pool.read() as conn:
-            return logq.facets(conn)
-
-    def get_log_entry(self, log_id: int) -> LogEntry | None:
-        with self.pool.read() as conn:
-            return logq.get(conn, log_id)
 
     # --- watching for other processes ---------------------------------------------------
 

@@ -26,7 +26,7 @@ from tract_tui.exceptions import DatabaseMovedError, QueryCancelledError, ReadOn
 from tract_tui.storage.errors import busy_timeout_ms, classify
 from tract_tui.storage.inspect import sqlite_uri
 
-#: SQLite VM steps between two polls of a read's ``interrupt`` callback (well under 1 ms).
+#: SQLite VM steps between two polls of a read's ``interrupt`` callback (a short time).
 PROGRESS_STEPS = 20_000
 #: Kept for callers that size batches by it: rows a pool may leave in the WAL before a
 #: checkpoint is due. Every write transaction now wakes the checkpointer.
@@ -54,7 +54,7 @@ def configure(
     Transactions are begun explicitly (``isolation_level`` None), so DDL is
     transactional and a writer takes its lock up front. With
     ``checkpoint_on_commit`` False, SQLite never checkpoints inside a
-    COMMIT: that copy and fsync (100-300 ms on a slow disk) would land in the
+    COMMIT: that copy and fsync (slow on a slow disk) would land in the
     middle of a keypress; the pool checkpoints in a thread instead.
     """
     conn.isolation_level = None

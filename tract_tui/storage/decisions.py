@@ -17,9 +17,7 @@ from tract_tui.exceptions import ProposalConflictError, ProposalNotFoundError
 from tract_tui.models.review import Decision, Transition, proposal_trailer
 from tract_tui.storage.rows import (
     CANONICAL_SQL,
-    PROPOSAL_COLS,
     parse_stored_time,
-    proposal_from,
 )
 from tract_tui.storage.sql import Where, format_dt, marks, scalar
 
@@ -82,23 +80,9 @@ def apply(
     log_id = 0
     if transition.outcome is not None:
         text = (reason or "") + proposal_trailer(pid if pid is not None else target.label)
-        log_id = int(
-            conn.execute(
-                LOG_INSERT,
-                (
-                    tract_id,
-                    policy_name,
-                    transition.trigger,
-                    action_type,
-                    text,
-                    transition.outcome,
-                    commit_hash,
-                    error_message,
-                    stamp,
-                ),
-            ).lastrowid
-            or 0
-        )
+        row = (tract_id, policy_name, transition.trigger, action_type, text,
+               transition.outcome, commit_hash, error_message, stamp)  # fmt: skip
+        log_id = int(conn.execute(LOG_INSERT, row).lastrowid or 0)
     return Decision(
         proposal_id=pid if pid is not None else "",
         status=transition.new_status,
@@ -145,13 +129,6 @@ def next_claimable(conn: sqlite3.Connection, tract_id: str, skip: Sequence[str])
     return None if found is None else str(found)
 
 
-def read_whole(conn: sqlite3.Connection, proposal_id: str) -> object:
-    row = conn.execute(
-        f"SELECT {PROPOSAL_COLS} FROM policy_proposals WHERE proposal_id = ?", (proposal_id,)
-    ).fetchone()
-    return None if row is None else proposal_from(row)
-
-
 def older_canonical(
     conn: sqlite3.Connection, table: str, clause: Where, cutoff: datetime, limit: int
 ) -> list[int]:
@@ -165,6 +142,18 @@ def older_canonical(
     return [int(r[0]) for r in conn.execute(sql, [*scoped.params, limit])]
 
 
+def count_newer(conn: sqlite3.Connection, table: str, clause: Where, when: datetime) -> int:
+    """How many rows were created after ``when``, whatever form their time is stored in."""
+    scoped = clause.copy().add("created_at > ?", format_dt(when)).add(CANONICAL_SQL)
+    n = int(scalar(conn, f"SELECT count(*) FROM {table}{scoped.sql()}", scoped.params))
+    others = clause.copy().add(f"NOT {CANONICAL_SQL}")
+    sql = f"SELECT created_at FROM {table}{others.sql()}"
+    for (raw,) in conn.execute(sql, others.params):
+        stamp = parse_stored_time(raw)
+        n += stamp is not None and stamp > when
+    return n
+
+
 def older_otherwise(
     conn: sqlite3.Connection, table: str, clause: Where, cutoff: datetime
 ) -> tuple[list[int], int]:
@@ -174,7 +163,7 @@ def older_otherwise(
     times (one pass over the rows not in tract's form). A row whose time
     cannot be read (NULL, a BLOB, garbage) is never picked, only counted.
     """
-    scoped = clause.copy().add(f"NOT {CANONICAL_SQL} IS 1")
+    scoped = clause.copy().add(f"NOT {CANONICAL_SQL}")
     rowids: list[int] = []
     unreadable = 0
     for rowid, raw in conn.execute(

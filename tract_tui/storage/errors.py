@@ -61,15 +61,6 @@ def primary_code(error: BaseException) -> int | None:
     return None if code is None else int(code) & 0xFF
 
 
-def is_busy(error: BaseException) -> bool:
-    """Another connection held a lock past the busy timeout (SQLITE_BUSY / SQLITE_LOCKED)."""
-    return primary_code(error) in (SQLITE_BUSY, SQLITE_LOCKED)
-
-
-def is_interrupt(error: BaseException) -> bool:
-    return primary_code(error) == SQLITE_INTERRUPT
-
-
 def is_corrupt(error: BaseException) -> bool:
     return primary_code(error) in (SQLITE_CORRUPT, SQLITE_NOTADB)
 

@@ -56,15 +56,6 @@ def branch_tip(conn: sqlite3.Connection, tract_id: str, branch: str) -> str | No
     return None if found is None else str(found)
 
 
-def branch_exists(conn: sqlite3.Connection, tract_id: str, branch: str) -> bool:
-    found = scalar(
-        conn,
-        "SELECT 1 FROM refs WHERE tract_id = ? AND ref_name = ?",
-        (tract_id, f"refs/heads/{branch}"),
-    )
-    return found is not None
-
-
 def current_branch(conn: sqlite3.Connection, tract_id: str) -> tuple[str | None, str | None]:
     """(branch name, tip commit) of the tract's HEAD; name None when detached."""
     head = conn.execute(

@@ -95,11 +95,6 @@ class DatabaseState:
     #: Listing-key columns ("table.column") that may hold NULL (tract declares them NOT NULL).
     nullable: frozenset[str] = frozenset()
 
-    @property
-    def policy_compatible(self) -> bool:
-        """A newer tract schema whose policy tables tract-tui uses as they are (no migration)."""
-        return self.version in POLICY_COMPATIBLE
-
 
 def writable(path: str) -> bool:
     """Can we write the file and create -wal/-shm beside it?

@@ -16,7 +16,15 @@ from typing import Any
 from tract_tui.models.review import Criteria, LogEntry, LogFacets
 from tract_tui.storage.rows import LOG_COLS, LOG_ORDER, log_from
 from tract_tui.storage.search import SearchIndex
-from tract_tui.storage.sql import Where, criteria_where, distinct, keyset, scalar
+from tract_tui.storage.sql import (
+    KeyOrder,
+    Where,
+    criteria_where,
+    distinct,
+    keyset_page,
+    keyset_rank,
+    scalar,
+)
 
 #: The column each filter key names in policy_log.
 COLUMNS = {
@@ -89,6 +97,10 @@ def _prefilter(
     clause.not_indexed = True
 
 
+def _order(nullable: Sequence[bool]) -> KeyOrder:
+    return KeyOrder(LOG_ORDER, descending=True, nullable=tuple(nullable))
+
+
 def page(
     conn: sqlite3.Connection,
     clause: Where,
@@ -105,26 +117,9 @@ def page(
     ``before`` = the key of the first row seen (newer rows); ``from_end`` =
     the oldest page. Rows are always returned newest first.
     """
-    clause = clause.copy()
-    if after is not None:
-        clause.add(*_bound(after, False, nullable))
-    if before is not None:
-        clause.add(*_bound(before, True, nullable))
-    ascending = from_end or before is not None
-    order = "ASC" if ascending else "DESC"
-    sql = (
-        f"SELECT {LOG_COLS} FROM {clause.table(TABLE)}{clause.sql()}"
-        f" ORDER BY created_at {order}, id {order} LIMIT ?"
-    )
-    rows = [log_from(r) for r in conn.execute(sql, [*clause.params, limit])]
-    if ascending:
-        rows.reverse()
-    return rows
-
-
-def _bound(key: Sequence[Any], later: bool, nullable: Sequence[bool]) -> tuple[Any, ...]:
-    sql, params = keyset(LOG_ORDER[: len(key)], key, after=later, nullable=nullable)
-    return (sql, *params)
+    rows = keyset_page(conn, LOG_COLS, TABLE, clause, _order(nullable), after=after,
+                       before=before, limit=limit, from_end=from_end)  # fmt: skip
+    return [log_from(r) for r in rows]
 
 
 def stream(conn: sqlite3.Connection, clause: Where) -> Iterator[LogEntry]:
@@ -158,12 +153,7 @@ def rank(
     ``cap`` stops counting there (the answer is then ``cap``), so a deep
     cursor never costs a deep scan.
     """
-    scoped = clause.copy().add(*_bound(key, True, nullable))
-    table = scoped.table(TABLE)
-    if cap is None:
-        return int(scalar(conn, f"SELECT count(*) FROM {table}{scoped.sql()}", scoped.params))
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM {table}{scoped.sql()} LIMIT ?)"
-    return int(scalar(conn, sql, [*scoped.params, max(cap, 0)]))
+    return keyset_rank(conn, TABLE, clause, _order(nullable), key, cap)
 
 
 def count(conn: sqlite3.Connection, clause: Where) -> int:
@@ -179,12 +169,3 @@ def facets(conn: sqlite3.Connection) -> LogFacets:
         triggers=distinct(conn, TABLE, '"trigger"'),
         tracts=distinct(conn, TABLE, "tract_id"),
     )
-
-
-def get(conn: sqlite3.Connection, log_id: int) -> LogEntry | None:
-    row = conn.execute(f"SELECT {LOG_COLS} FROM {TABLE} WHERE id = ?", (log_id,)).fetchone()
-    return None if row is None else log_from(row)
-
-
-def newest_id(conn: sqlite3.Connection) -> int:
-    return int(scalar(conn, f"SELECT max(id) FROM {TABLE}") or 0)

@@ -23,7 +23,16 @@ from tract_tui.storage.rows import (
     PROPOSAL_ORDER,
     proposal_from,
 )
-from tract_tui.storage.sql import Where, criteria_where, keyset, marks, scalar, value_terms
+from tract_tui.storage.sql import (
+    KeyOrder,
+    Where,
+    criteria_where,
+    keyset_page,
+    keyset_rank,
+    marks,
+    scalar,
+    value_terms,
+)
 
 #: The column each filter key names in policy_proposals.
 COLUMNS = {"policy": "policy_name", "tract": "tract_id", "action": "action_type"}
@@ -39,8 +48,7 @@ def order_cols(order: Order) -> tuple[str, ...]:
 
 
 def order_sql(order: Order, *, reverse: bool = False) -> str:
-    down = order.descending != reverse
-    return "ORDER BY " + ", ".join(f"{c} {'DESC' if down else 'ASC'}" for c in order_cols(order))
+    return key_order(order).sql(reverse=reverse)
 
 
 def _select(order: Order) -> str:
@@ -66,17 +74,22 @@ def where(criteria: Criteria) -> Where:
     return clause
 
 
-def _rows(
-    conn: sqlite3.Connection, sql: str, params: Sequence[Any], order: Order
-) -> list[Proposal]:
+def _proposals(rows: Sequence[Sequence[Any]], order: Order) -> list[Proposal]:
+    """Proposals from rows of :func:`_select`: a sort column's value leads their key."""
     lead = SORTS.get(order.key) is not None
     out = []
-    for r in conn.execute(sql, params):
+    for r in rows:
         p = proposal_from(r[:-1] if lead else r)
         if lead:
             object.__setattr__(p, "key", (r[-1], *p.key))
         out.append(p)
     return out
+
+
+def key_order(order: Order, nullable: Sequence[bool] = ()) -> KeyOrder:
+    """The key columns of ``order`` (a sort column leads, never NULL in tract's schema)."""
+    lead = (False,) if SORTS.get(order.key) else ()
+    return KeyOrder(order_cols(order), order.descending, (*lead, *nullable))
 
 
 def page(
@@ -96,33 +109,9 @@ def page(
     (the rows just before it, returned in listing order too); ``from_end`` =
     the last page. ``nullable`` says which key columns may hold NULL.
     """
-    clause = clause.copy()
-    flags = _flags(order, nullable)
-    if after is not None:
-        clause.add(*_bound(order, after, True, flags))
-    if before is not None:
-        clause.add(*_bound(order, before, False, flags))
-    backwards = from_end or before is not None
-    order_by = order_sql(order, reverse=backwards)
-    sql = f"SELECT {_select(order)} FROM {TABLE}{clause.sql()} {order_by} LIMIT ?"
-    rows = _rows(conn, sql, [*clause.params, limit], order)
-    if backwards:
-        rows.reverse()
-    return rows
-
-
-def _flags(order: Order, nullable: Sequence[bool]) -> tuple[bool, ...]:
-    lead = (False,) if SORTS.get(order.key) else ()
-    return (*lead, *nullable)
-
-
-def _bound(
-    order: Order, key: Sequence[Any], later: bool, nullable: Sequence[bool]
-) -> tuple[Any, ...]:
-    """The rows later (or earlier) than ``key`` in ``order``."""
-    cols = order_cols(order)[: len(key)]
-    sql, params = keyset(cols, key, after=later != order.descending, nullable=nullable)
-    return (sql, *params)
+    rows = keyset_page(conn, _select(order), TABLE, clause, key_order(order, nullable),
+                       after=after, before=before, limit=limit, from_end=from_end)  # fmt: skip
+    return _proposals(rows, order)
 
 
 def stream(conn: sqlite3.Connection, clause: Where, *, whole: bool = True) -> Iterator[Proposal]:
@@ -141,8 +130,7 @@ def rank(
     order: Order = DEFAULT_ORDER,
 ) -> int:
     """How many listed proposals come before the row with this key (its row index)."""
-    scoped = clause.copy().add(*_bound(order, key, False, _flags(order, nullable)))
-    return int(scalar(conn, f"SELECT count(*) FROM {TABLE}{scoped.sql()}", scoped.params))
+    return keyset_rank(conn, TABLE, clause, key_order(order, nullable), key)
 
 
 def at(
@@ -154,7 +142,8 @@ def at(
 ) -> list[Proposal]:
     """Rows ``offset .. offset+limit`` of the listing (for a virtual table's far jumps)."""
     sql = f"SELECT {_select(order)} FROM {TABLE}{clause.sql()} {order_sql(order)} LIMIT ? OFFSET ?"
-    return _rows(conn, sql, [*clause.params, limit, max(offset, 0)], order)
+    rows = conn.execute(sql, [*clause.params, limit, max(offset, 0)]).fetchall()
+    return _proposals(rows, order)
 
 
 def ids(conn: sqlite3.Connection, clause: Where, limit: int) -> list[str]:
@@ -225,12 +214,3 @@ def ids_with_prefix(conn: sqlite3.Connection, prefix: str, limit: int = 20) -> l
         " ORDER BY proposal_id LIMIT ?"
     )
     return [str(r[0]) for r in conn.execute(sql, (prefix, bound, limit))]
-
-
-def pending_of(conn: sqlite3.Connection, tract_id: str, policy_name: str) -> list[str]:
-    """Ids of another kind of "in flight" proposal: approved or executing ones of one policy."""
-    sql = (
-        f"SELECT proposal_id FROM {TABLE} WHERE tract_id = ? AND policy_name = ?"
-        " AND status IN ('approved', 'executing') ORDER BY created_at, proposal_id"
-    )
-    return [str(r[0]) for r in conn.execute(sql, (tract_id, policy_name)) if r[0] is not None]

@@ -1,9 +1,9 @@
 """A trigram index of the log's text, kept in a cache file beside (not in) the database.
 
 The log's free words are matched with ``LIKE '%word%'`` on ``reason`` and
-``error_message``, which reads every row: about 600 ms at a million rows for
+``error_message``, which reads every row: at a million rows, far too slow for
 a word that matches one. This module keeps an FTS5 trigram index of those two
-columns, so a word's candidate rows come back in about a millisecond. It is
+columns, so a word's candidate rows come back at once. It is
 only ever a prefilter: the LIKE terms stay in the query and check every
 candidate against the database, so the index may hold more (rows deleted
 since, trigrams that match but not in order) but must never hold less.
@@ -63,29 +63,26 @@ from tract_tui.storage.inspect import sqlite_uri
 
 #: Bump when the cache's layout changes: an older cache file is then rebuilt.
 FORMAT_VERSION = 1
-#: Rows indexed per transaction: about 0.5 s of work at a million rows, so the
-#: cache's write lock is never held long, progress survives a kill, and a
-#: cancelled catch-up loses at most that much.
+#: Rows indexed per transaction: a fraction of a second of work, so the cache's
+#: write lock is never held long, progress survives a kill, and a cancelled
+#: catch-up loses at most one batch.
 BATCH_ROWS = 50_000
 #: At most this many candidates are used for a page of rows; more, and the caller
-#: scans newest first instead. Measured at 1M rows (benchmarks/out/bench-1m.db,
-#: 2 cores, warm cache): fetching 10,000 candidates from the index takes 10 ms,
-#: looking them up by id and sorting them newest first 40 ms (50 ms in all);
-#: 20,000 take 20 + 100 ms, over the 100 ms target. A word with more candidates is
-#: common enough for the scan to fill a page quickly (a word in 2% of the rows:
-#: 5 ms), and ruling it out costs at most the 10 ms of reading 10,001 rowids.
+#: scans newest first instead. Looking candidates up by id and sorting them costs
+#: in proportion to their number; past this cap that cost leaves the filter target
+#: (benchmarks/bench.py measures it), while a word with more candidates is common
+#: enough for a scan newest first to fill a page quickly, and ruling it out costs
+#: only reading CAP + 1 rowids.
 CAP = 10_000
-#: A count (or the stats) reads every row without the index (250-500 ms at 1M
-#: rows), so it takes more candidates: up to a tenth of the indexed rows, at most
-#: this many. Looked up by id at about 3 us each, 20,000 candidates count in 60 ms
-#: and 50,000 in about 150 ms, still well under the scan at 1M rows; at 100k rows
-#: the tenth (10,000) keeps the lookups under that smaller scan too.
+#: A count (or the stats) reads every row without the index, so it takes more
+#: candidates: up to a tenth of the indexed rows, at most this many. Looking that
+#: many up by id stays well under the scan they replace, at every size measured.
 COUNT_CAP = 50_000
 #: Trigrams used per query (a long word has many; any subset is still a superset).
 MAX_TRIGRAMS = 32
 #: Candidate lists remembered per index (the rows, count and stats of one filter
-#: each ask for the same words; a common word costs up to 10 ms to rule out).
-#: At most 8 x 50,000 ids as JSON text: about 3 MB.
+#: each ask for the same words, and ruling a common word out is not free).
+#: At most 8 x COUNT_CAP ids as JSON text: a few megabytes.
 MEMO_SIZE = 8
 #: The index is rebuilt when it holds more rows deleted since (``gc``) than live
 #: ones, and at least this many: dead rows only make candidate lists longer.

@@ -178,6 +178,75 @@ def _spelled_out(
     return sql, [value, value, *rest_params]
 
 
-def criteria_of(include: Mapping[str, Sequence[str]] | None = None, **kw: Any) -> Criteria:
-    """A Criteria from plain values (for storage callers that build one by hand)."""
-    return Criteria(include={k: tuple(v) for k, v in (include or {}).items()}, **kw)
+@dataclass(frozen=True)
+class KeyOrder:
+    """A listing's order by key columns: ``descending`` runs it from the highest key down.
+
+    ``nullable`` flags the columns that may hold NULL (see :func:`keyset`).
+    """
+
+    cols: tuple[str, ...]
+    descending: bool = False
+    nullable: tuple[bool, ...] = ()
+
+    def sql(self, *, reverse: bool = False) -> str:
+        down = "DESC" if self.descending != reverse else "ASC"
+        return "ORDER BY " + ", ".join(f"{c} {down}" for c in self.cols)
+
+    def bound(self, key: Sequence[Any], *, later: bool) -> tuple[str, list[Any]]:
+        """The rows later (or, ``later`` False, earlier) than ``key`` in this listing."""
+        cols = self.cols[: len(key)]
+        return keyset(cols, key, after=later != self.descending, nullable=self.nullable)
+
+
+def keyset_page(
+    conn: sqlite3.Connection,
+    select: str,
+    table: str,
+    clause: Where,
+    order: KeyOrder,
+    *,
+    after: Sequence[Any] | None = None,
+    before: Sequence[Any] | None = None,
+    limit: int = 100,
+    from_end: bool = False,
+) -> list[Any]:
+    """One page of a listing by key, its rows in listing order.
+
+    ``after`` = the key of the last row seen; ``before`` = the first row's
+    (the page just before it); ``from_end`` = the last page.
+    """
+    scoped = clause.copy()
+    if after is not None:
+        sql, params = order.bound(after, later=True)
+        scoped.add(sql, *params)
+    if before is not None:
+        sql, params = order.bound(before, later=False)
+        scoped.add(sql, *params)
+    backwards = from_end or before is not None
+    query = (
+        f"SELECT {select} FROM {scoped.table(table)}{scoped.sql()}"
+        f" {order.sql(reverse=backwards)} LIMIT ?"
+    )
+    rows = conn.execute(query, [*scoped.params, limit]).fetchall()
+    if backwards:
+        rows.reverse()
+    return rows
+
+
+def keyset_rank(
+    conn: sqlite3.Connection,
+    table: str,
+    clause: Where,
+    order: KeyOrder,
+    key: Sequence[Any],
+    cap: int | None = None,
+) -> int:
+    """How many listed rows come before ``key`` (``cap``: stop counting there)."""
+    sql, params = order.bound(key, later=False)
+    scoped = clause.copy().add(sql, *params)
+    source = f"{scoped.table(table)}{scoped.sql()}"
+    if cap is None:
+        return int(scalar(conn, f"SELECT count(*) FROM {source}", scoped.params))
+    query = f"SELECT count(*) FROM (SELECT 1 FROM {source} LIMIT ?)"
+    return int(scalar(conn, query, [*scoped.params, max(cap, 0)]))
