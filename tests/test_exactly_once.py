@@ -208,3 +208,57 @@ def test_a_replaced_database_is_refused_too(v5_db: Path, tmp_path: Path) -> None
     finally:
         svc.close()
     assert status(v5_db, pid) == "pending"
+
+
+def test_undo_is_refused_once_an_agent_acted_even_if_it_is_approved_again(v5_db: Path) -> None:
+    from tract_tui.exceptions import UndoRefusedError
+
+    svc = ReviewService.open(v5_db)
+    try:
+        pid = svc.list_proposals(limit=1)[0].proposal_id
+        decision = svc.approve(pid)
+        with open_queue(v5_db) as queue:  # an agent claims it and fails part-way
+            claim = next(queue.claim_approved("support-agent"))
+            with pytest.raises(RuntimeError), claim:
+                raise RuntimeError("half done")
+        assert status(v5_db, pid) == "approved"  # approved again, for a retry ...
+        with pytest.raises(UndoRefusedError, match="already acted"):
+            svc.undo(decision)  # ... but the reviewer's undo is refused: it was acted on
+    finally:
+        svc.close()
+    assert status(v5_db, pid) == "approved"
+
+
+# VmHWM, not ru_maxrss: the latter keeps the parent's high-water mark across fork and exec.
+MEMORY = """
+import sys
+from tract_tui.cli import main
+sys.stdout = open("/dev/null", "w")
+code = main(sys.argv[1:])
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print(code, int(hwm) // 1024, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["list"], ["list", "--json"], ["show", "wide00"]])
+def test_memory_does_not_grow_with_the_width_of_rows(
+    v5_db: Path, tmp_path: Path, args: list[str]
+) -> None:
+    """Listings read a bounded prefix of long values; --json streams one row at a time."""
+    wide = tmp_path / "wide.db"
+    if not wide.exists():
+        wide.write_bytes(v5_db.read_bytes())
+        blob = "x" * (8 * 1024 * 1024)  # 16 MB a row, as in the report (680 MB / 41 rows)
+        with sqlite3.connect(wide) as conn:
+            conn.executemany(
+                "INSERT INTO policy_proposals VALUES (?, 't', 'p', 'annotate', ?, ?, 'pending',"
+                " '2026-02-20 10:00:00.000000', NULL)",
+                [(f"wide{i:02d}", f'{{"blob": "{blob}"}}', blob) for i in range(16)],
+            )
+    command = [args[0], str(wide), *args[1:]]
+    done = subprocess.run([sys.executable, "-c", MEMORY, *command], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)  # fmt: skip
+    code, peak = done.stderr.split()[-2:]
+    assert code == "0", done.stderr
+    # 16 rows of 16 MB each (~270 MB on disk): reading them whole at once would need more
+    assert int(peak) < 200, f"{args}: peak {peak} MB"

@@ -100,15 +100,24 @@ class Output:
     def json(self, value: Any) -> None:
         self.line(dump_json(value, ascii_only=not self.unicode))
 
-    def json_array(self, items: Iterable[str]) -> None:
-        """Stream one JSON array of already-encoded objects, one per line, holding none."""
+    def json_array(self, items: Iterable[str | list[str]]) -> None:
+        """Stream one JSON array of already-encoded objects, one per line, holding none.
+
+        An item may come in pieces (a list of strings): a row of megabytes is
+        then written without first being joined into one more copy of itself.
+        """
         first = True
-        self.stream.write("[")
+        write = self.stream.write
+        write("[")
         for item in items:
-            self.stream.write("\n" if first else ",\n")
-            self.stream.write(item)
+            write("\n" if first else ",\n")
+            if isinstance(item, str):
+                write(item)
+            else:
+                for piece in item:
+                    write(piece)
             first = False
-        self.stream.write("]\n" if first else "\n]\n")
+        write("]\n" if first else "\n]\n")
 
 
 def dump_json(value: Any, *, ascii_only: bool = False) -> str:
@@ -120,6 +129,8 @@ def dump_json(value: Any, *, ascii_only: bool = False) -> str:
 
 def escape_json_text(text: str) -> str:
     """Valid JSON text with the characters a terminal would act on written as ``\\uXXXX``."""
+    if _JSON_UNSAFE.search(text) is None:
+        return text  # the common case: no copy
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 

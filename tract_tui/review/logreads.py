@@ -91,6 +91,12 @@ class LogReads:
             clause = self._log_where(flt, conn)
             yield from logq.stream(conn, clause)
 
+    def stream_log_rows(self, flt: Filter | None = None) -> Iterator[tuple[Any, ...]]:
+        """Every matching log row as stored (storage/rows.LOG_COLS), newest first."""
+        with self.pool.read() as conn:
+            clause = self._log_where(flt, conn)
+            yield from logq.stream_raw(conn, clause)
+
     def log_at(
         self,
         offset: int,

@@ -219,10 +219,19 @@ class ReviewService(LogReads):
             after = page[-1].key
 
     def stream_proposals(self, flt: Filter | None = None) -> Iterator[Proposal]:
-        """Every listed proposal, whole, from one snapshot and one cursor (the CLI's --json)."""
+        """Every listed proposal, whole, from one snapshot and one cursor."""
         clause = self._criteria_where(flt)
         with self.pool.read() as conn:
             yield from proposals.stream(conn, clause)
+
+    def stream_proposal_rows(self, flt: Filter | None = None) -> Iterator[tuple[Any, ...]]:
+        """Every listed proposal as stored (storage/proposals.RAW_COLS), one snapshot, in order.
+
+        For the CLI's ``--json``, which passes valid JSON params through untouched.
+        """
+        clause = self._criteria_where(flt)
+        with self.pool.read() as conn:
+            yield from proposals.stream_raw(conn, clause)
 
     def proposal_rank(
         self, proposal: Proposal, flt: Filter | None = None, order: Order | None = None

@@ -24,6 +24,7 @@ from tract_tui.storage.sql import (
     keyset_page,
     keyset_rank,
     scalar,
+    stream_in_order,
 )
 
 #: The column each filter key names in policy_log.
@@ -36,6 +37,9 @@ COLUMNS = {
 }
 TEXT_COLUMNS = ("reason", "error_message")
 TABLE = "policy_log"
+_NEWEST_FIRST = "ORDER BY created_at DESC, id DESC"
+#: A row's long values, in characters: what one row costs in memory when read whole.
+_SIZE = "coalesce(length(reason), 0) + coalesce(length(error_message), 0)"
 Cancelled = Callable[[], bool]
 
 #: The search index's prefilter of free words: the rows not indexed yet (newer than
@@ -124,12 +128,13 @@ def page(
 
 def stream(conn: sqlite3.Connection, clause: Where) -> Iterator[LogEntry]:
     """Every matching row, newest first, from one cursor (one row in memory at a time)."""
-    sql = (
-        f"SELECT {LOG_COLS} FROM {clause.table(TABLE)}{clause.sql()}"
-        " ORDER BY created_at DESC, id DESC"
-    )
-    for row in conn.execute(sql, clause.params):
-        yield log_from(row)
+    rows = stream_in_order(conn, LOG_COLS, TABLE, clause, _NEWEST_FIRST, size=_SIZE)
+    yield from map(log_from, rows)
+
+
+def stream_raw(conn: sqlite3.Connection, clause: Where) -> Iterator[tuple[Any, ...]]:
+    """Every matching row as stored (:data:`LOG_COLS`), newest first, from one cursor."""
+    yield from stream_in_order(conn, LOG_COLS, TABLE, clause, _NEWEST_FIRST, size=_SIZE)
 
 
 def at(conn: sqlite3.Connection, clause: Where, offset: int, limit: int) -> list[LogEntry]:

@@ -31,12 +31,15 @@ from tract_tui.storage.sql import (
     keyset_rank,
     marks,
     scalar,
+    stream_in_order,
     value_terms,
 )
 
 #: The column each filter key names in policy_proposals.
 COLUMNS = {"policy": "policy_name", "tract": "tract_id", "action": "action_type"}
 TABLE = "policy_proposals"
+#: A row's long values, in characters: what one row costs in memory when read whole.
+_SIZE = "coalesce(length(action_params_json), 0) + coalesce(length(reason), 0)"
 #: The column each sort key leads the order with (age: created_at alone).
 SORTS = {"age": None, "action": "action_type", "tract": "tract_id", "policy": "policy_name"}
 DEFAULT_ORDER = Order()
@@ -117,9 +120,24 @@ def page(
 def stream(conn: sqlite3.Connection, clause: Where, *, whole: bool = True) -> Iterator[Proposal]:
     """Every row of the listing in order, from one cursor (one row in memory at a time)."""
     cols = PROPOSAL_COLS if whole else PROPOSAL_LIST_COLS
-    sql = f"SELECT {cols} FROM {TABLE}{clause.sql()} {order_sql(DEFAULT_ORDER)}"
-    for row in conn.execute(sql, clause.params):
-        yield proposal_from(row)
+    rows = stream_in_order(conn, cols, TABLE, clause, order_sql(DEFAULT_ORDER), size=_SIZE)
+    yield from map(proposal_from, rows)
+
+
+#: The columns of :func:`stream_raw`: a proposal's stored values, whole, then whether its
+#: params are valid JSON text (``json_valid``) and their storage type (``typeof``).
+RAW_COLS = (
+    "proposal_id, tract_id, policy_name, action_type, action_params_json, reason, status,"
+    " created_at, resolved_at, json_valid(action_params_json), typeof(action_params_json)"
+)
+
+
+def stream_raw(conn: sqlite3.Connection, clause: Where) -> Iterator[tuple[Any, ...]]:
+    """Every listed row as stored (see :data:`RAW_COLS`), in order, from one cursor.
+
+    For writers of JSON that can pass valid JSON text through untouched.
+    """
+    yield from stream_in_order(conn, RAW_COLS, TABLE, clause, order_sql(DEFAULT_ORDER), size=_SIZE)
 
 
 def rank(

@@ -9,7 +9,7 @@ only in which column each filter key names.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -232,6 +232,58 @@ def keyset_page(
     if backwards:
         rows.reverse()
     return rows
+
+
+def stream_in_order(
+    conn: sqlite3.Connection,
+    select: str,
+    table: str,
+    clause: Where,
+    order_by: str,
+    *,
+    size: str = "0",
+    batch: int = 500,
+    batch_chars: int = 4_000_000,
+) -> Iterator[tuple[Any, ...]]:
+    """Every matching row, whole, in ``order_by`` order, holding one small batch at a time.
+
+    The order is taken over row ids alone (an index serves it, or SQLite sorts
+    keys only, never the rows' long values), then batches of rows are read by
+    id: at most ``batch`` rows, and no more than about ``batch_chars``
+    characters by ``size`` (an SQL expression of a row's long columns), so a
+    table of megabyte rows costs no more memory than one of short rows.
+    """
+    ids = conn.execute(
+        f"SELECT rowid, {size} FROM {clause.table(table)}{clause.sql()} {order_by}",
+        clause.params,
+    )
+    pending: list[int] = []
+    held = 0
+    for rowid, chars in ids:
+        pending.append(rowid)
+        held += int(chars or 0)
+        if len(pending) >= batch or held >= batch_chars:
+            yield from _rows_by_id(conn, select, table, pending)
+            pending, held = [], 0
+    yield from _rows_by_id(conn, select, table, pending)
+
+
+def _rows_by_id(
+    conn: sqlite3.Connection, select: str, table: str, rowids: list[int]
+) -> Iterator[tuple[Any, ...]]:
+    """These rows, in the order of ``rowids`` (one rows' worth at a time when they are few)."""
+    if not rowids:
+        return
+    found = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            f"SELECT rowid, {select} FROM {table} WHERE rowid IN ({marks(len(rowids))})", rowids
+        )
+    }
+    for i in rowids:
+        row = found.pop(i, None)
+        if row is not None:
+            yield row
 
 
 def keyset_rank(
