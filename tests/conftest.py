@@ -23,7 +23,7 @@ def committed_fixtures_untouched() -> Iterator[None]:
     before = {p.name: sha256(p) for p in FIXTURES.glob("*.db")}
     yield
     assert {p.name: sha256(p) for p in FIXTURES.glob("*.db")} == before
-    strays = [p.name for p in FIXTURES.iterdir() if p.suffix != ".db"]
+    strays = [p.name for p in FIXTURES.iterdir() if p.suffix not in (".db", ".json")]
     assert not strays, f"a test opened a committed fixture in place: {strays}"
 
 

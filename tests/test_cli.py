@@ -431,8 +431,12 @@ def test_show_by_prefix(db: Path) -> None:
     assert "experiment/limits-only" in text.stdout
     assert "commits on it" in text.stdout
     data = json.loads(as_json.stdout)
-    assert set(data) == PROPOSAL_KEYS | {"impact"}
+    assert set(data) == PROPOSAL_KEYS | {"impact", "effect"}
     assert data["impact"]["fields"]["source branch"] == "experiment/limits-only"
+    effect = data["effect"]
+    assert set(effect) == {"branch", "will_fail", "duplicate_of", "context_before",
+                           "context_after", "summary", "predictable", "notes"}  # fmt: skip
+    assert effect["summary"].splitlines()[0] in text.stdout  # the verdict leads `show`
     assert data == json.loads(exact.stdout)
 
 

@@ -41,6 +41,7 @@ from tract_tui.exceptions import (
     ProposalConflictError,
     ResultNotRecordedError,
 )
+from tract_tui.models.context import Effect
 from tract_tui.models.policy import PolicyAction
 from tract_tui.models.review import Decision, LogEntry, Proposal, ProposalDetail
 from tract_tui.review.filters import Filter, parse_age, parse_filter
@@ -159,6 +160,10 @@ class ReviewQueue:
     def detail(self, proposal_id: str) -> ProposalDetail:
         """The proposal and what its action would touch."""
         return self.service.get_detail(proposal_id, whole=True)
+
+    def effect(self, proposal_id: str) -> Effect:
+        """What approving the proposal would do to the agent's context (before, after, failure)."""
+        return self.service.effect(proposal_id)
 
     def resolve(self, prefix: str) -> str:
         """The full id for a unique prefix (AmbiguousProposalIdError lists the candidates)."""

@@ -11,15 +11,17 @@ string from the database still goes through :mod:`tract_tui.text`
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from tract_tui.models.context import Context, ContextMessage, Effect
 from tract_tui.models.review import Proposal
 from tract_tui.review.filters import CONTEXT_KEYS, KEY_DOCS, SYNTAX_DOC, WHEN_DOC, WORD_DOCS
-from tract_tui.text import printable
+from tract_tui.text import one_line, printable
 
 #: The style of each status (proposals) and outcome (log rows), as Rich style words.
 STATUS_STYLES: dict[str, str] = {
@@ -270,3 +272,101 @@ def key_help(
             merged.setdefault(b.description, []).extend(labels)
         out.append((title, [(" / ".join(dict.fromkeys(keys)), d) for d, keys in merged.items()]))
     return out
+
+
+# --- the context a proposal changes ---------------------------------------------------
+
+
+def context_diff(before: Context, after: Context) -> list[tuple[str, ContextMessage]]:
+    """The after context as a diff of the before one: ("=", kept), ("-", gone), ("+", new).
+
+    Messages are matched by role and content (a pinned commit a compression
+    commits again is the same message to the agent), in order.
+    """
+    a = [(m.role, m.content) for m in before.messages]
+    b = [(m.role, m.content) for m in after.messages]
+    out: list[tuple[str, ContextMessage]] = []
+    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            out += [("=", m) for m in before.messages[i1:i2]]
+            continue
+        out += [("-", m) for m in before.messages[i1:i2]]
+        out += [("+", m) for m in after.messages[j1:j2]]
+    return out
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Messages of one run left out of a compact diff: how many, and their tokens."""
+
+    count: int
+    tokens: int
+    unchanged: bool
+
+    def text(self) -> str:
+        word = "unchanged" if self.unchanged else "more"
+        return f"… {self.count} {word} ({self.tokens} tokens)"
+
+
+def fold_diff(
+    diff: list[tuple[str, ContextMessage]],
+) -> list[tuple[str, ContextMessage | Fold]]:
+    """A compact diff, for the detail pane and ``show``: every change stays in view.
+
+    An unchanged stretch shows its two edges (where the change starts and
+    ends); a long removed or added stretch its first two and last message,
+    with a count and token sum between, so a 400-message compression is
+    four lines.
+    """
+    out: list[tuple[str, ContextMessage | Fold]] = []
+    runs: list[tuple[str, list[ContextMessage]]] = []
+    for op, m in diff:
+        if runs and runs[-1][0] == op:
+            runs[-1][1].append(m)
+        else:
+            runs.append((op, [m]))
+    for op, run in runs:
+        head = 1 if op == "=" else 2
+        if len(run) <= head + 2:
+            out += [(op, m) for m in run]
+            continue
+        folded = run[head:-1]
+        out += [(op, m) for m in run[:head]]
+        out.append((op, Fold(len(folded), sum(m.tokens or 0 for m in folded), op == "=")))
+        out.append((op, run[-1]))
+    return out
+
+
+def first_line(text: str, width: int = 80) -> str:
+    """A message's first non-blank line, one line, cut to ``width``."""
+    for line in text.splitlines():
+        if line.strip():
+            return one_line(line.strip(), width)
+    return ""
+
+
+def message_line(m: ContextMessage, width: int = 80) -> str:
+    """role, tokens and first line of a message, for a diff or a list."""
+    tokens = "?" if m.tokens is None else str(m.tokens)
+    head = f"{m.role:<9} {tokens:>5}t  "
+    return head + first_line(m.content, max(width - len(head), 10))
+
+
+def effect_headline(effect: Effect) -> str:
+    """The verdict a reviewer reads first (the failure when it will fail)."""
+    return effect.summary
+
+
+def context_line(effect: Effect) -> str:
+    """Which context the effect is on, and its size before and after."""
+    before, after = effect.context_before, effect.context_after
+    where = f"on {effect.branch}" if effect.branch else "(detached HEAD)"
+    tokens = "?" if before.tokens is None else str(before.tokens)
+    line = f"context {where}: {len(before.messages)} messages, {tokens} tokens"
+    if after is not None and after != before:
+        known = sum(m.tokens or 0 for m in after.messages)
+        unknown = sum(1 for m in after.messages if m.tokens is None)
+        after_tokens = f"{known} tokens" + (" + the summary's" if unknown else "")
+        line += f" → {len(after.messages)} messages, {after_tokens}"
+    return line

@@ -28,11 +28,12 @@ from tract_tui.text import printable
 # The log view, the modal screens and the Input widget are imported when first shown:
 # none of them is needed for the first frame.
 if TYPE_CHECKING:
+    from tract_tui.app.contextview import ContextPane
     from tract_tui.app.logview import LogPane
 
 #: The GIL switch interval while the app runs (Python's default is 0.005 s); see on_load.
 SWITCH_INTERVAL = 0.0005
-TABS = [("proposals", "Proposals"), ("log", "Log")]
+TABS = [("proposals", "Proposals"), ("log", "Log"), ("context", "Context")]
 
 
 class ReviewApp(ServiceCalls, App[int]):
@@ -63,6 +64,14 @@ class ReviewApp(ServiceCalls, App[int]):
             tooltip="Pending proposals",
         ),
         Binding("2", "show_tab('log')", "Log", id="tab-log", show=False, tooltip="The policy log"),
+        Binding(
+            "3",
+            "show_tab('context')",
+            "Context",
+            id="tab-context",
+            show=False,
+            tooltip="A tract's compiled context, message by message",
+        ),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -117,6 +126,7 @@ class ReviewApp(ServiceCalls, App[int]):
             # The log view is built the first time it is shown (log_pane): its selects,
             # input and sparkline would otherwise add to every launch.
             yield Vertical(id="log")
+            yield Vertical(id="context")
         yield Static(id="status")
         yield CoalescingFooter(show_command_palette=False)  # Ctrl+P is in the help
 
@@ -264,6 +274,9 @@ class ReviewApp(ServiceCalls, App[int]):
         if log is not None and log.facets_loaded:
             log.load_facets()
             log.reload()
+        context = self.context_pane_if_built()
+        if context is not None and context.loaded:
+            context.load_choices()
 
     # --- views --------------------------------------------------------------------
 
@@ -283,10 +296,32 @@ class ReviewApp(ServiceCalls, App[int]):
             return cast("LogPane", node)
         return None
 
+    def context_pane_if_built(self) -> ContextPane | None:
+        for node in self.query("#context-pane"):
+            return cast("ContextPane", node)
+        return None
+
+    def context_pane(self) -> ContextPane:
+        """The context view, built (and mounted) the first time it is asked for."""
+        pane = self.context_pane_if_built()
+        if pane is None:
+            from tract_tui.app.contextview import ContextPane
+
+            pane = ContextPane(id="context-pane")
+            self.query_one("#context", Vertical).mount(pane)
+        return pane
+
+    def show_context(self, tract: str, commit: str | None = None) -> None:
+        """The context view on ``tract``'s HEAD, the cursor on ``commit`` (from a proposal)."""
+        self.action_show_tab("context")
+        self.context_pane().activate(tract, commit)
+
     def _tab_shown(self, tab: str) -> None:
         if self.service_or_none is None:
             return
-        if tab == "log":
+        if tab == "context":
+            self.context_pane().activate()
+        elif tab == "log":
             log = self.log_pane_if_built()
             if log is None:  # first time shown: build it, then show it once it is mounted
                 from tract_tui.app.logview import LogPane
@@ -306,20 +341,22 @@ class ReviewApp(ServiceCalls, App[int]):
         log.table.focus()
 
     def action_help(self) -> None:
+        from tract_tui.app.contextview import ContextPane
         from tract_tui.app.logview import LogPane
         from tract_tui.app.modals import HelpScreen
         from tract_tui.app.table import VirtualTable
 
-        self.push_screen(HelpScreen(self.help_groups(VirtualTable, LogPane)))
+        self.push_screen(HelpScreen(self.help_groups(VirtualTable, LogPane, ContextPane)))
 
     def help_groups(self, *classes: Any) -> list[tuple[str, list[Any]]]:
         """(title, bindings) of every view, for the help screen: the keys themselves."""
-        table_cls, log_cls = classes
+        table_cls, log_cls, context_cls = classes
         return [
             ("Everywhere", _bindings(self.BINDINGS)),
             ("Lists", _bindings(table_cls.BINDINGS)),
             ("Proposals (1)", _bindings(ProposalsPane.BINDINGS)),
             ("Log (2)", [*_bindings(log_cls.BINDINGS), _Key("enter", "the row in full")]),
+            ("Context (3)", [*_bindings(context_cls.BINDINGS), _Key("enter", "the message")]),
             ("Moving between parts", [_Key("tab", "next part"), _Key("shift+tab", "previous")]),
         ]
 

@@ -25,7 +25,7 @@ from tract_tui.app.render import detail_text, proposal_cells, safe
 from tract_tui.app.table import VirtualTable
 from tract_tui.app.workers import Cancelled
 from tract_tui.exceptions import FilterSyntaxError, ProposalNotFoundError
-from tract_tui.models.review import Order, PendingCount, Proposal, ProposalDetail
+from tract_tui.models.review import Order, PendingCount, Proposal
 from tract_tui.present import Column
 from tract_tui.review.filters import Filter, parse_filter
 from tract_tui.review.service import HOOKS_FROM, NO_PROPOSALS_FROM
@@ -92,6 +92,14 @@ class ProposalsPane(DecisionKeys):
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("J", "scroll_detail(4)", "Detail down", show=False),
         Binding("K", "scroll_detail(-4)", "Detail up", show=False),
+        Binding(
+            "c",
+            "context",
+            "Context",
+            id="context",
+            show=False,
+            tooltip="The highlighted proposal's tract in the context view",
+        ),
     ]
 
     DEFAULT_CSS = """
@@ -267,23 +275,26 @@ class ProposalsPane(DecisionKeys):
             self.run_queued_key()
 
     def _load_detail(self, proposal_id: str) -> None:
-        service = self.review_app.service
+        """Read the proposal, predict its effect and lay it out, all in the worker.
 
-        def load(_cancelled: Cancelled) -> ProposalDetail | str:
+        The effect compiles the agent's whole branch, and its diff can be
+        thousands of messages: none of that may hold up a keypress.
+        """
+        service, now = self.review_app.service, self.review_app.now()
+        region = self.query_one("#detail-scroll", VerticalScroll).scrollable_content_region
+        width = max(region.width - 1, 30)
+
+        def load(_cancelled: Cancelled) -> Text:
             try:
-                return service.get_detail(proposal_id)
+                return detail_text(service.get_detail(proposal_id), now, width=width)
             except ProposalNotFoundError as e:
-                return str(e)
+                return Text(safe(str(e)))
 
         self.call_service(
-            load, lambda d: self._show_detail(proposal_id, d), group="proposals-detail"
+            load, lambda text: self._show_detail(proposal_id, text), group="proposals-detail"
         )
 
-    def _show_detail(self, proposal_id: str, detail: ProposalDetail | str) -> None:
-        if isinstance(detail, str):
-            text = Text(safe(detail))
-        else:
-            text = detail_text(detail, self.review_app.now())
+    def _show_detail(self, proposal_id: str, text: Text) -> None:
         self.query_one("#detail", Static).update(text)
         if proposal_id != self._detail_id:  # another proposal: its detail starts at its top
             self.query_one("#detail-scroll", VerticalScroll).scroll_home(animate=False)
@@ -291,22 +302,38 @@ class ProposalsPane(DecisionKeys):
 
     # --- keys ---------------------------------------------------------------------
 
+    def action_context(self) -> None:
+        """The proposal's tract in the context view; an annotate's target under the cursor."""
+        row = self.table.cursor_row
+        if row is None:
+            return
+        params = row.params if isinstance(row.params, dict) else {}
+        target = params.get("target_hash") if row.action_type == "annotate" else None
+        self.review_app.show_context(row.tract_id, target if isinstance(target, str) else None)
+
     def action_scroll_detail(self, lines: int) -> None:
         self.query_one("#detail-scroll", VerticalScroll).scroll_relative(y=lines, animate=False)
+
+    @on(VirtualTable.Selected, "#proposals-table")
+    def _selected(self, event: VirtualTable.Selected) -> None:
+        """Enter on a row (the table takes the key, so the zoom binding is for ``+``)."""
+        event.stop()
+        self.action_zoom()
 
     def action_zoom(self) -> None:
         row = self.table.cursor_row
         if row is None or not row.proposal_id:
             return
-        service = self.review_app.service
+        service, now, width = self.review_app.service, self.review_app.now(), self.app.size.width
         from tract_tui.app.modals import ZoomScreen
 
-        def load(_cancelled: Cancelled) -> ProposalDetail:
-            return service.get_detail(row.proposal_id, whole=True)
-
-        def show(detail: ProposalDetail) -> None:
+        def load(_cancelled: Cancelled) -> tuple[str, Text]:
+            detail = service.get_detail(row.proposal_id, whole=True)
             title = f"{safe(detail.proposal.action_type)} proposal {safe(row.proposal_id)}"
-            self.app.push_screen(ZoomScreen(title, detail_text(detail, self.review_app.now())))
+            return title, detail_text(detail, now, full=True, width=width - 4)
+
+        def show(zoomed: tuple[str, Text]) -> None:
+            self.app.push_screen(ZoomScreen(*zoomed))
 
         self.call_service(load, show, group="proposals-zoom")
 

@@ -12,8 +12,22 @@ from datetime import datetime
 
 from rich.text import Text
 
+from tract_tui.models.context import ContextMessage, ContextRow, ContextView, Effect
 from tract_tui.models.review import LogEntry, Proposal, ProposalDetail, split_trailer
-from tract_tui.present import age, block, future_note, params_text, show_time, style_of
+from tract_tui.present import (
+    Fold,
+    age,
+    block,
+    context_diff,
+    context_line,
+    first_line,
+    fold_diff,
+    future_note,
+    message_line,
+    params_text,
+    show_time,
+    style_of,
+)
 from tract_tui.text import one_line as _one_line
 from tract_tui.text import printable, printable_id
 
@@ -76,8 +90,59 @@ def _label(out: Text, name: str, value: str, style: str = "") -> None:
     out.append("\n")
 
 
-def detail_text(detail: ProposalDetail, now: datetime) -> Text:
-    """The detail pane: reason, what the action touches, params, ids and times."""
+MARKS = {"-": ("\u2212 ", "red"), "+": ("+ ", "green"), "=": ("  ", "dim")}
+
+
+def effect_text(effect: Effect | None, *, full: bool = False, width: int = 60) -> Text:
+    """The verdict first, then what changes in the agent's context as a diff of messages.
+
+    ``full`` (the zoomed view): every message, before and after, in full.
+    """
+    out = Text()
+    if effect is None:
+        return out
+    if effect.will_fail:
+        out.append("Will fail: ", style="bold red")
+        out.append(safe(effect.will_fail, one_line=False), style="red")
+    else:
+        out.append(safe(effect.summary, one_line=False), style="bold")
+    out.append("\n")
+    for note in effect.notes:
+        out.append(f"⚠ {safe(note, one_line=False)}\n", style="yellow")
+    if effect.duplicate_of:
+        ids = ", ".join(short_id(i) for i in effect.duplicate_of[:5])
+        out.append(f"⚠ duplicates: {ids}\n", style="yellow")
+    before, after = effect.context_before, effect.context_after
+    out.append(safe(context_line(effect)) + "\n", style="dim")
+    if after is not None and after != before:
+        _diff_lines(out, context_diff(before, after), full=full, width=width)
+    return out
+
+
+def _diff_lines(
+    out: Text, diff: list[tuple[str, ContextMessage]], *, full: bool, width: int
+) -> None:
+    """The diff as lines: folded in the pane (:func:`fold_diff`), whole when zoomed."""
+    if full:
+        for op, m in diff:
+            mark, style = MARKS[op]
+            out.append(mark, style=f"bold {style}")
+            out.append(message_line(m, width - len(mark)) + "\n", style=style)
+            out.append(safe(m.content, one_line=False) + "\n\n", style=style if op != "=" else "")
+        return
+    for op, item in fold_diff(diff):
+        mark, style = MARKS[op]
+        if isinstance(item, Fold):
+            out.append(f"{mark}{item.text()}\n", style=f"dim {style}")
+            continue
+        out.append(mark, style=f"bold {style}")
+        out.append(message_line(item, width - len(mark)) + "\n", style=style)
+
+
+def detail_text(
+    detail: ProposalDetail, now: datetime, *, full: bool = False, width: int = 60
+) -> Text:
+    """The detail pane: the verdict and the context diff, reason, facts, params, ids, times."""
     p = detail.proposal
     impact = detail.impact
     out = Text()
@@ -87,6 +152,9 @@ def detail_text(detail: ProposalDetail, now: datetime) -> Text:
     out.append(f"  {safe(p.status)}", style=style_of(p.status))
     out.append(f"  {short_id(p.proposal_id)}", style="dim")
     out.append("\n\n")
+    if detail.effect is not None:
+        out.append_text(effect_text(detail.effect, full=full, width=width))
+        out.append("\n")
     out.append("Reason\n", style="bold underline")
     out.append(safe(p.reason or "(no reason given)", one_line=False))
     out.append("\n\n")
@@ -150,4 +218,57 @@ def log_detail_text(e: LogEntry) -> Text:
         _label(out, "proposal", printable_id(pid))
     _label(out, "log row", str(e.id))
     out.rstrip()
+    return out
+
+
+# --- the context view ----------------------------------------------------------------
+
+PRIORITY_STYLES = {"PINNED": "bold cyan", "SKIP": "dim", "IMPORTANT": "bold"}
+
+
+def context_row_cells(row: ContextRow, position: int | None) -> list[Text]:
+    """#, commit, role, priority, tokens, first line: a context view row; hidden ones dim."""
+    m = row.message
+    dim = "" if row.shown else "dim"
+    tokens = "?" if m.tokens is None else str(m.tokens)
+    text = first_line(m.content, 400)
+    return [
+        Text(str(position) if position is not None else "-", style="dim"),
+        Text(short_id(m.commit_hash or "", 8), style="dim"),
+        Text(safe(m.role), style=dim),
+        Text(safe(row.priority.lower()), style=PRIORITY_STYLES.get(row.priority, dim)),
+        Text(tokens, style=dim),
+        Text(safe(text) + (" (edited)" if row.edited else ""), style=dim),
+    ]
+
+
+def context_summary(view: ContextView, hidden: int, showing_hidden: bool) -> Text:
+    """Which context this is (tract, branch, head) and its size: one or two lines."""
+    context = view.context
+    out = Text()
+    out.append(safe(view.tract_id), style="bold")
+    where = f" · {safe(view.branch)}" if view.branch else " · detached HEAD"
+    out.append(where)
+    if view.head:
+        out.append(f" @ {short_id(view.head, 12)}", style="dim")
+    tokens = "?" if context.tokens is None else f"{context.tokens:,}"
+    out.append(f"   {len(context.messages):,} messages, {tokens} tokens")
+    if hidden:
+        state = "dimmed, h hides them" if showing_hidden else "not listed, h shows them"
+        out.append(f"   {hidden:,} hidden by SKIP ({state})", style="dim")
+    return out
+
+
+def context_row_text(row: ContextRow) -> Text:
+    """One message in full, with its commit, priority and size first."""
+    m = row.message
+    out = Text()
+    _label(out, "role", safe(m.role))
+    _label(out, "commit", safe(m.commit_hash or "(not committed)"))
+    _label(out, "priority", safe(row.priority.lower()))
+    _label(out, "tokens", "?" if m.tokens is None else str(m.tokens))
+    state = "in the context" if row.shown else "hidden: not in the context (SKIP)"
+    _label(out, "state", state + (", content from an edit" if row.edited else ""))
+    out.append("\n")
+    out.append(safe(m.content, one_line=False))
     return out

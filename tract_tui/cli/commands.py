@@ -14,10 +14,24 @@ from datetime import timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from tract_tui.cli.output import Output, error_line, write_table
+from tract_tui.cli.output import Output, error_line, terminal_width, write_table
 from tract_tui.exceptions import ProposalConflictError, ProposalNotFoundError, ReadOnlyError
+from tract_tui.models.context import Effect
 from tract_tui.models.review import LogEntry, Proposal, split_trailer
-from tract_tui.present import Column, block, future_note, params_text, show_time, style_of
+from tract_tui.present import (
+    Column,
+    Fold,
+    block,
+    context_diff,
+    context_line,
+    effect_headline,
+    fold_diff,
+    future_note,
+    message_line,
+    params_text,
+    show_time,
+    style_of,
+)
 from tract_tui.review.filters import Filter, When, format_age
 from tract_tui.text import cell_width, fit, one_line, printable, printable_id
 
@@ -124,6 +138,9 @@ def cmd_show(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
         out.line(f"{' ' * 10}{out.style('! ' + note, 'yellow')}")
     out.line(f"{label('reason')} {_indented(p.reason, 10).lstrip()}")
     out.line()
+    if detail.effect is not None:
+        _effect_lines(detail.effect, out)
+        out.line()
     out.line(out.style(one_line(impact.title), "bold"))
     if impact.fields:
         key_width = min(max(cell_width(one_line(k, 24)) for k, _ in impact.fields), 24)
@@ -140,6 +157,29 @@ def cmd_show(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
     out.line(out.style("params", "bold") + (f"  ({why})" if why else ""))
     out.line(_indented(text, 2))
     return EXIT_OK
+
+
+DIFF_STYLES = {"-": ("-", "red"), "+": ("+", "green"), "=": (" ", "dim")}
+
+
+def _effect_lines(effect: Effect, out: Output) -> None:
+    """The verdict, what it assumes, and the context diff, folded (``--json`` has it whole)."""
+    verdict = one_line(effect_headline(effect), 500)
+    out.line(out.style(verdict, "bold red" if effect.will_fail else "bold"))
+    for note in effect.notes:
+        out.line("  " + out.style("! " + one_line(note, 500), "yellow"))
+    if effect.duplicate_of:
+        ids = ", ".join(printable_id(i)[:12] for i in effect.duplicate_of[:5])
+        out.line("  " + out.style(f"! duplicates: {ids}", "yellow"))
+    out.line("  " + out.style(one_line(context_line(effect), 500), "dim"))
+    after = effect.context_after
+    if after is None or after == effect.context_before:
+        return
+    width = max(terminal_width() - 4, 40)
+    for op, item in fold_diff(context_diff(effect.context_before, after)):
+        mark, style = DIFF_STYLES[op]
+        text = item.text() if isinstance(item, Fold) else message_line(item, width)
+        out.line(f"  {out.style(mark + ' ' + text, style)}")
 
 
 def _indented(text: str | None, indent: int, *, limit: int = 4000, max_lines: int = 60) -> str:

@@ -265,12 +265,16 @@ class Impact:
 
 @dataclass(frozen=True)
 class ProposalDetail:
+    """A proposal with what it would touch (``impact``) and do (``effect``, see models/context)."""
+
     proposal: Proposal
     impact: Impact
+    effect: Any = None
 
     def to_json(self) -> dict[str, Any]:
         data = self.proposal.to_json()
         data["impact"] = self.impact.to_json()
+        data["effect"] = None if self.effect is None else self.effect.to_json()
         return data
 
 

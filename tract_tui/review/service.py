@@ -42,6 +42,7 @@ from tract_tui.models.review import (
 )
 from tract_tui.review import housekeeping
 from tract_tui.review import transitions as tr
+from tract_tui.review.contextreads import ContextReads
 from tract_tui.review.filters import Filter
 from tract_tui.review.housekeeping import EXPIRE_BATCH
 from tract_tui.review.impact import impact as impact_of
@@ -87,7 +88,7 @@ def action_of(proposal: Proposal) -> PolicyAction:
     return PolicyAction(proposal.action_type, dict(params), proposal.reason or "")
 
 
-class ReviewService(LogReads):
+class ReviewService(LogReads, ContextReads):
     """Review operations on one opened tract database (the log's are in review/logreads.py)."""
 
     def __init__(
@@ -149,6 +150,12 @@ class ReviewService(LogReads):
     def close(self) -> None:
         self.pool.close()
         self.db.dispose()
+
+    def __enter__(self) -> ReviewService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def now(self) -> datetime:
         return self.clock()
@@ -333,7 +340,7 @@ class ReviewService(LogReads):
             found = proposals.get(conn, proposal_id, whole=whole)
             if found is None:
                 raise ProposalNotFoundError(proposal_id)
-            return ProposalDetail(found, impact_of(conn, found))
+            return ProposalDetail(found, impact_of(conn, found), self._effect(conn, found))
 
     def impact(self, proposal: Proposal) -> Impact:
         with self.pool.read() as conn:

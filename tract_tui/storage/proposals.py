@@ -232,3 +232,20 @@ def ids_with_prefix(conn: sqlite3.Connection, prefix: str, limit: int = 20) -> l
         " ORDER BY proposal_id LIMIT ?"
     )
     return [str(r[0]) for r in conn.execute(sql, (prefix, bound, limit))]
+
+
+def duplicates(conn: sqlite3.Connection, p: Proposal) -> list[str]:
+    """Other proposals that would do what ``p`` does for its tract.
+
+    The same policy's approved or executing ones (tract only suppresses a
+    policy while it has a *pending* proposal, so approving one lets it
+    propose again), and pending ones with the same action and params.
+    """
+    sql = (
+        f"SELECT proposal_id FROM {TABLE} WHERE tract_id = ? AND proposal_id IS NOT ?"
+        " AND ((policy_name = ? AND status IN ('approved', 'executing'))"
+        "  OR (status = 'pending' AND action_type = ? AND action_params_json IS ?))"
+        " ORDER BY created_at, proposal_id"
+    )
+    params = (p.tract_id, p.proposal_id or None, p.policy_name, p.action_type, p.params_raw)
+    return [str(r[0]) for r in conn.execute(sql, params) if r[0] is not None]

@@ -1,0 +1,81 @@
+"""The agent's context half of the review service: compiled contexts and predicted effects.
+
+A mixin of :class:`~tract_tui.review.service.ReviewService` (which provides
+the pool and the schema version). The rules are in review/context.py
+(compile) and review/effect.py (what an action does); the SQL in
+storage/context.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from tract_tui.exceptions import ProposalNotFoundError
+from tract_tui.models.context import Context, ContextView, Effect
+from tract_tui.models.review import Proposal
+from tract_tui.review.context import TextCache, TractReader, compile_head, context_view
+from tract_tui.review.effect import predict
+from tract_tui.storage import context as context_store
+from tract_tui.storage import proposals
+from tract_tui.storage.connection import ConnectionPool
+
+
+class ContextReads:
+    """Reading the agent's context: every method borrows one read snapshot from the pool."""
+
+    pool: ConnectionPool
+
+    @property
+    def version(self) -> int:
+        """The file's schema version (compile's defaults changed at 8)."""
+        raise NotImplementedError
+
+    _texts: TextCache | None = None
+
+    def _reader(self, conn: sqlite3.Connection, tract_id: str) -> TractReader:
+        """A tract read from ``conn``'s snapshot, with the service's extracted texts."""
+        if self._texts is None:
+            self._texts = TextCache()
+        return TractReader.load(conn, tract_id, self.version, self._texts)
+
+    def _effect(self, conn: sqlite3.Connection, proposal: Proposal) -> Effect:
+        reader = self._reader(conn, proposal.tract_id)
+        return predict(reader, proposal, tuple(proposals.duplicates(conn, proposal)))
+
+    def effect(self, proposal_id: str) -> Effect:
+        """What approving the proposal would do to its agent's context (review/effect.py)."""
+        with self.pool.read() as conn:
+            found = proposals.get(conn, proposal_id, whole=True)
+            if found is None:
+                raise ProposalNotFoundError(proposal_id)
+            return self._effect(conn, found)
+
+    def context(self, tract_id: str, branch: str | None = None) -> Context:
+        """A tract's compiled context, as the agent sends it (its HEAD, or ``branch``'s tip)."""
+        with self.pool.read() as conn:
+            reader = self._reader(conn, tract_id)
+            head = reader.head() if branch is None else reader.branch_tip(branch)
+            return compile_head(reader, head)
+
+    def context_view(self, tract_id: str, branch: str | None = None) -> ContextView:
+        """The compiled context commit by commit, hidden ones included (the context view)."""
+        with self.pool.read() as conn:
+            return context_view(self._reader(conn, tract_id), branch)
+
+    def branch_tip(self, tract_id: str, branch: str) -> str | None:
+        """The commit a tract's branch points to (None when there is no such branch)."""
+        with self.pool.read() as conn:
+            return context_store.refs_of(conn, tract_id).get(f"refs/heads/{branch}", (None, None))[
+                0
+            ]
+
+    def context_refs(self) -> list[tuple[str, str | None, list[str]]]:
+        """(tract, its current branch, its branches) for every tract that has a head."""
+        with self.pool.read() as conn:
+            out = []
+            for tract in context_store.tract_ids(conn):
+                reader = TractReader(
+                    conn, tract, self.version, refs=context_store.refs_of(conn, tract)
+                )
+                out.append((tract, reader.current_branch(), reader.branches()))
+            return out
