@@ -2,13 +2,14 @@
 
     .venv/bin/python screenshots/make_screenshots.py
 
-Deterministic: a fixed clock, a fixed demo build (seed, UTC offset) and a
-120x36 terminal, so a rerun only changes the SVGs when the UI changed.
+Deterministic: a fixed clock, a fixed demo build (seed, UTC offset) and
+fixed terminal sizes, so a rerun only changes the SVGs when the UI changed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -19,15 +20,21 @@ from textual.pilot import Pilot
 
 from tract_tui.app import ReviewApp
 from tract_tui.demo import build_demo_database
+from tract_tui.review.service import ReviewService
 
 HERE = Path(__file__).parent
 NOW = datetime(2026, 11, 24, 12, 0, 0)
 
-SHOTS: list[tuple[str, Sequence[str]]] = [
-    ("proposals", ()),
-    ("reject-prompt", ("j", "r", *"branch names like this clutter the list")),
-    ("bulk-confirm", ("space", "space", "space", "a")),
-    ("log-filtered", ("2", "slash", *"outcome:error since:3d", "enter")),
+SHOTS: list[tuple[str, Sequence[str], tuple[int, int]]] = [
+    ("proposals", (), (120, 36)),
+    ("proposals-80x24", (), (80, 24)),
+    ("compress-zoom", ("j", "j", "enter"), (120, 36)),
+    ("context", ("c",), (120, 36)),
+    ("history", ("a", "r", *"not a tangent", "enter", "4"), (120, 36)),
+    ("reject-prompt", ("j", "r", *"branch names like this clutter the list"), (120, 36)),
+    ("bulk-confirm", ("space", "space", "space", "a"), (120, 36)),
+    ("log-filtered", ("2", "slash", *"outcome:error since:3d", "enter"), (120, 36)),
+    ("proposals-200x50", (), (200, 50)),
 ]
 
 
@@ -38,10 +45,10 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
-async def shoot(db: Path, name: str, keys: Sequence[str]) -> Path:
+async def shoot(db: Path, name: str, keys: Sequence[str], size: tuple[int, int]) -> Path:
     app = ReviewApp(db, clock=lambda: NOW, poll_interval=3600)
     app.animation_level = "none"
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await settle(pilot)
         for key in keys:
             await pilot.press(key)
@@ -52,10 +59,13 @@ async def shoot(db: Path, name: str, keys: Sequence[str]) -> Path:
 
 
 async def main() -> None:
+    os.environ["LOGNAME"] = "reviewer"  # decisions name a fixed reviewer, not your login
     with tempfile.TemporaryDirectory() as tmp:
-        for name, keys in SHOTS:
+        for name, keys, size in SHOTS:
             db = build_demo_database(Path(tmp) / "demo.db", now=NOW, utc_offset=timedelta(0))
-            print(await shoot(db, name, keys))
+            with ReviewService.open(db, clock=lambda: NOW, reviewer="reviewer") as svc:
+                svc.ensure_indexes()  # no "building indexes" line in the pictures
+            print(await shoot(db, name, keys, size))
 
 
 if __name__ == "__main__":

@@ -104,3 +104,13 @@ async def test_enter_on_a_log_row_opens_it_and_stays_open(fixture_copy) -> None:
         await pilot.press("enter")
         await settle(pilot)
         assert not isinstance(app.screen, ZoomScreen)
+
+
+def test_counts_on_a_short_terminal_with_several_tracts() -> None:
+    """At 80x24 the counts get one line: the total, never a crash (it once raised)."""
+    from tract_tui.app.proposals import counts_text
+    from tract_tui.models.review import PendingCount
+
+    counts = [PendingCount("support-agent", "a", 3), PendingCount("research-agent", "b", 4)]
+    assert str(counts_text(counts, 7, 1, 80)) == "7 pending in 2 tracts"
+    assert str(counts_text(counts[:1], 3, 1, 80)).splitlines()[1].startswith("support-agent")

@@ -316,7 +316,8 @@ def test_list_json_shape(db: Path) -> None:
     assert r.returncode == 0
     data = json.loads(r.stdout)
     assert isinstance(data, list) and len(data) == 10
-    assert all(set(item) == PROPOSAL_KEYS for item in data)
+    assert all(set(item) == PROPOSAL_KEYS | {"conflict"} for item in data)
+    assert not any(item["conflict"] for item in data)
     assert [d["proposal_id"] for d in data] == ids(db, "status='pending'")
     first = data[0]
     assert first["status"] == "pending" and first["resolved_at"] is None
@@ -802,20 +803,13 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(db: Path) -> None:
     assert "[bold red]URGENT[/]" in no_color
 
 
-def test_example_agent_runs_against_a_copy(db: Path) -> None:
-    run("approve", db, "ab18", "a51b")
+def test_example_agent_without_the_library_says_what_it_needs(db: Path) -> None:
+    """examples/agent.py is a real tract agent (tests/test_real_library_loop.py runs it)."""
     example = Path(__file__).parent.parent / "examples" / "agent.py"
-    r = subprocess.run(
-        [sys.executable, str(example), str(db), "support-agent"],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=60,
-    )
-    assert r.returncode == 0, r.stderr
-    assert ids(db, "status='executed' AND proposal_id LIKE 'ab18%'")
-    assert ids(db, "status='executed' AND proposal_id LIKE 'a51b%'")
-    assert "executed" in r.stdout
+    r = subprocess.run([sys.executable, str(example), str(db)], capture_output=True, text=True,
+                       env=ENV, timeout=60)  # fmt: skip
+    assert r.returncode == 2
+    assert "needs the tract library" in r.stderr and r.stdout == ""
 
 
 def test_release_gives_back_a_claim_whose_agent_died(v5_db: Path) -> None:

@@ -20,6 +20,7 @@ from tract_tui.review.filters import (
     VALUE_KEYS,
     Filter,
     Term,
+    looks_like_a_list,
     parse_age,
     parse_filter,
     parse_when,
@@ -158,7 +159,9 @@ whens = st.one_of(
     st.dates().map(lambda d: d.isoformat()),
     st.datetimes().map(lambda d: d.isoformat(timespec="minutes")),
 )
-value_terms = st.builds(Term, st.sampled_from(VALUE_KEYS), values, st.booleans())
+value_terms = st.builds(Term, st.sampled_from(VALUE_KEYS), values, st.booleans()).filter(
+    lambda t: not (t.key == "status" and looks_like_a_list(t.value))  # refused on purpose
+)
 word_terms = st.builds(Term, st.none(), values, st.booleans())
 time_terms = st.builds(Term, st.sampled_from(TIME_KEYS), whens)
 filters = st.lists(st.one_of(value_terms, word_terms, time_terms), max_size=6).map(
@@ -229,3 +232,11 @@ def test_context_parse_accepts_a_subset(text: str, context: str) -> None:
     except FilterSyntaxError:
         return
     assert parse_filter(text) == f
+
+
+def test_a_comma_list_of_statuses_is_refused_with_the_repeated_form() -> None:
+    with pytest.raises(FilterSyntaxError) as e:
+        parse_filter("status:executed,approved", "proposals")
+    assert "status:executed status:approved" in str(e.value)
+    both = parse_filter("status:executed status:approved", "proposals")
+    assert [t.value for t in both.terms] == ["executed", "approved"]

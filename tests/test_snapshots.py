@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from tests.apphelpers import SIZE, clock, pending_ids, settle
@@ -31,9 +33,11 @@ def shoot(
     path: Path,
     *keys: str,
     before: Callable[[Pilot[Any]], Awaitable[None]] | None = None,
+    size: tuple[int, int] = SIZE,
+    now: Callable[[], datetime] = clock,
     **app_kw: Any,
 ) -> bool:
-    app = ReviewApp(path, clock=clock, poll_interval=3600, **app_kw)
+    app = ReviewApp(path, clock=now, poll_interval=3600, **app_kw)
     app.animation_level = "none"  # the tab underline animates when a tab label changes
 
     async def run_before(pilot: Pilot[Any]) -> None:
@@ -45,7 +49,7 @@ def shoot(
             await settle(pilot, 2)
         await settle(pilot)
 
-    return bool(snap_compare(app, terminal_size=SIZE, run_before=run_before))
+    return bool(snap_compare(app, terminal_size=size, run_before=run_before))
 
 
 def test_proposal_annotate(snap_compare, v5_db: Path) -> None:
@@ -118,3 +122,66 @@ def test_hostile_reason_is_inert(snap_compare, v5_db: Path) -> None:
             ),
         )
     assert shoot(snap_compare, v5_db)
+
+
+# --- every view at the three sizes a reviewer meets (80x24 is where most terminals open) ---
+
+SIZES = {"80x24": (80, 24), "120x36": (120, 36), "200x50": (200, 50)}
+
+
+def v8_clock() -> datetime:
+    """A time just after the library wrote the v8 fixture (its rows are from 2026-12-01)."""
+    return datetime(2026, 12, 1, 15, 0, 0)
+
+
+def library_file(fixture_copy: Any) -> Path:
+    """The library's v8 file with tract-tui's indexes already built (no progress line)."""
+    from tract_tui.review.service import ReviewService
+
+    db: Path = fixture_copy(8)
+    with ReviewService.open(db) as svc:
+        svc.ensure_indexes()
+    return db
+
+
+def with_history(path: Path) -> Path:
+    """Two decisions by tract-tui (one with a note), so the history has rows of its own."""
+    from tract_tui.review.service import ReviewService
+
+    with ReviewService.open(path, clock=v8_clock, reviewer="reviewer") as svc:
+        first, second = pending_ids(path)[:2]
+        svc.approve(first, note="hidden on purpose")
+        svc.reject(second, reason="not a tangent")
+    return path
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_proposals_at(snap_compare, fixture_copy, size: str) -> None:
+    db = library_file(fixture_copy)
+    assert shoot(snap_compare, db, "j", "j", "j", size=SIZES[size], now=v8_clock)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_log_at(snap_compare, fixture_copy, size: str) -> None:
+    assert shoot(snap_compare, library_file(fixture_copy), "2", size=SIZES[size], now=v8_clock)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_context_at(snap_compare, fixture_copy, size: str) -> None:
+    db = library_file(fixture_copy)
+    assert shoot(snap_compare, db, "j", "j", "j", "c", size=SIZES[size], now=v8_clock)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_history_at(snap_compare, fixture_copy, size: str) -> None:
+    db = with_history(library_file(fixture_copy))
+    assert shoot(snap_compare, db, "4", size=SIZES[size], now=v8_clock)
+
+
+@pytest.mark.parametrize("size", ["80x24", "200x50"])
+def test_zoomed_compress_at(snap_compare, v5_db: Path, size: str) -> None:
+    assert shoot(snap_compare, v5_db, "j", "j", "enter", size=SIZES[size])
+
+
+def test_marks_confirmation_at_80x24(snap_compare, v5_db: Path) -> None:
+    assert shoot(snap_compare, v5_db, "v", "j", "j", "j", "v", "a", size=SIZES["80x24"])

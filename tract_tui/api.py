@@ -41,13 +41,22 @@ from tract_tui.exceptions import (
     ProposalConflictError,
     ResultNotRecordedError,
 )
+from tract_tui.execute import UnknownActionError, execute_with_tract, register_action
 from tract_tui.models.context import Effect
 from tract_tui.models.policy import PolicyAction
 from tract_tui.models.review import Decision, LogEntry, Proposal, ProposalDetail
 from tract_tui.review.filters import Filter, parse_age, parse_filter
 from tract_tui.review.service import ReviewService, action_of
 
-__all__ = ["Claim", "Claims", "ReviewQueue", "open_queue"]
+__all__ = [
+    "Claim",
+    "Claims",
+    "ReviewQueue",
+    "UnknownActionError",
+    "execute_with_tract",
+    "open_queue",
+    "register_action",
+]
 
 #: The longest error text kept in a log row (the rest is cut, marked with "…").
 MAX_ERROR_CHARS = 10_000

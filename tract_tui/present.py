@@ -233,6 +233,7 @@ def key_label(key: str) -> str:
     """How a key is written for a person: ``question_mark`` -> ``?``, ``ctrl+c`` -> ``Ctrl+C``."""
     names = {
         "question_mark": "?",
+        "asterisk": "*",
         "slash": "/",
         "space": "Space",
         "escape": "Escape",

@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
@@ -20,6 +20,7 @@ from tract_tui.app.footer import CoalescingFooter
 from tract_tui.app.paging import Listing, preload_first_page
 from tract_tui.app.proposals import ProposalsPane
 from tract_tui.app.tabbar import TabBar
+from tract_tui.app.views import Views
 from tract_tui.app.workers import Cancelled, ServiceCalls, report_error
 from tract_tui.exceptions import TraceError
 from tract_tui.review.service import ChangeWatcher, Clock, ReviewService
@@ -27,16 +28,13 @@ from tract_tui.text import printable
 
 # The log view, the modal screens and the Input widget are imported when first shown:
 # none of them is needed for the first frame.
-if TYPE_CHECKING:
-    from tract_tui.app.contextview import ContextPane
-    from tract_tui.app.logview import LogPane
 
 #: The GIL switch interval while the app runs (Python's default is 0.005 s); see on_load.
 SWITCH_INTERVAL = 0.0005
-TABS = [("proposals", "Proposals"), ("log", "Log"), ("context", "Context")]
+TABS = [("proposals", "Proposals"), ("log", "Log"), ("context", "Context"), ("history", "History")]
 
 
-class ReviewApp(ServiceCalls, App[int]):
+class ReviewApp(Views, ServiceCalls, App[int]):
     """Review pending proposals and read the policy log of one tract database.
 
     ``clock`` (naive local time, like the database) is injectable for tests;
@@ -71,6 +69,14 @@ class ReviewApp(ServiceCalls, App[int]):
             id="tab-context",
             show=False,
             tooltip="A tract's compiled context, message by message",
+        ),
+        Binding(
+            "4",
+            "show_tab('history')",
+            "History",
+            id="tab-history",
+            show=False,
+            tooltip="Decided proposals: who decided, when, with what note",
         ),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
         Binding("q", "quit", "Quit", id="quit"),
@@ -127,6 +133,7 @@ class ReviewApp(ServiceCalls, App[int]):
             # input and sparkline would otherwise add to every launch.
             yield Vertical(id="log")
             yield Vertical(id="context")
+            yield Vertical(id="history")
         yield Static(id="status")
         yield CoalescingFooter(show_command_palette=False)  # Ctrl+P is in the help
 
@@ -270,93 +277,33 @@ class ReviewApp(ServiceCalls, App[int]):
     def refresh_views(self) -> None:
         """Another process (or we) wrote: refresh what is on screen, keep the cursors."""
         self.query_one(ProposalsPane).reload()
-        log = self.log_pane_if_built()
-        if log is not None and log.facets_loaded:
-            log.load_facets()
-            log.reload()
-        context = self.context_pane_if_built()
-        if context is not None and context.loaded:
-            context.load_choices()
+        for tab in ("log", "context", "history"):
+            pane = self.built(tab)
+            if pane is not None:
+                pane.refresh_data()
 
     # --- views --------------------------------------------------------------------
 
-    def action_show_tab(self, tab: str) -> None:
-        switcher = self.query_one("#tabs", ContentSwitcher)
-        if switcher.current == tab:
-            return
-        switcher.current = tab
-        self.query_one(TabBar).active = tab
-        self._tab_shown(tab)
-
-    def on_tab_bar_activated(self, event: TabBar.Activated) -> None:
-        self.action_show_tab(event.tab)
-
-    def log_pane_if_built(self) -> LogPane | None:
-        for node in self.query("#log-pane"):  # by id: no need to import the module yet
-            return cast("LogPane", node)
-        return None
-
-    def context_pane_if_built(self) -> ContextPane | None:
-        for node in self.query("#context-pane"):
-            return cast("ContextPane", node)
-        return None
-
-    def context_pane(self) -> ContextPane:
-        """The context view, built (and mounted) the first time it is asked for."""
-        pane = self.context_pane_if_built()
-        if pane is None:
-            from tract_tui.app.contextview import ContextPane
-
-            pane = ContextPane(id="context-pane")
-            self.query_one("#context", Vertical).mount(pane)
-        return pane
-
-    def show_context(self, tract: str, commit: str | None = None) -> None:
-        """The context view on ``tract``'s HEAD, the cursor on ``commit`` (from a proposal)."""
-        self.action_show_tab("context")
-        self.context_pane().activate(tract, commit)
-
-    def _tab_shown(self, tab: str) -> None:
-        if self.service_or_none is None:
-            return
-        if tab == "context":
-            self.context_pane().activate()
-        elif tab == "log":
-            log = self.log_pane_if_built()
-            if log is None:  # first time shown: build it, then show it once it is mounted
-                from tract_tui.app.logview import LogPane
-
-                log = LogPane(id="log-pane")
-                self.query_one("#log", Vertical).mount(log)
-                self.call_after_refresh(self._show_log, log)
-            else:
-                self._show_log(log)
-        else:
-            self.query_one(ProposalsPane).table.focus()
-
-    def _show_log(self, log: LogPane) -> None:
-        if not log.facets_loaded:
-            log.load_facets()
-            log.reload(keep_position=False)
-        log.table.focus()
-
     def action_help(self) -> None:
         from tract_tui.app.contextview import ContextPane
+        from tract_tui.app.historyview import HistoryPane
         from tract_tui.app.logview import LogPane
         from tract_tui.app.modals import HelpScreen
         from tract_tui.app.table import VirtualTable
 
-        self.push_screen(HelpScreen(self.help_groups(VirtualTable, LogPane, ContextPane)))
+        groups = self.help_groups(VirtualTable, LogPane, ContextPane, HistoryPane)
+        self.push_screen(HelpScreen(groups))
 
     def help_groups(self, *classes: Any) -> list[tuple[str, list[Any]]]:
         """(title, bindings) of every view, for the help screen: the keys themselves."""
-        table_cls, log_cls, context_cls = classes
+        table_cls, log_cls, context_cls, history_cls = classes
         return [
             ("Everywhere", _bindings(self.BINDINGS)),
             ("Lists", _bindings(table_cls.BINDINGS)),
             ("Proposals (1)", _bindings(ProposalsPane.BINDINGS)),
             ("Log (2)", [*_bindings(log_cls.BINDINGS), _Key("enter", "the row in full")]),
             ("Context (3)", [*_bindings(context_cls.BINDINGS), _Key("enter", "the message")]),
+            ("History (4)", _bindings(history_cls.BINDINGS)),
             ("Moving between parts", [_Key("tab", "next part"), _Key("shift+tab", "previous")]),
         ]
 

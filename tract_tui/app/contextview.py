@@ -170,9 +170,17 @@ class ContextPane(ServiceCalls, Vertical):
         Called right after the pane is mounted its widgets may not exist yet:
         the request then waits for :meth:`on_mount`.
         """
-        self._request = (tract, commit)
+        if tract is not None or self._request is None:  # a plain "shown" keeps a tract asked for
+            self._request = (tract, commit)
         if self._mounted:
             self._serve()
+
+    def shown(self) -> None:
+        self.activate()
+
+    def refresh_data(self) -> None:
+        if self.loaded:
+            self.load_choices()
 
     def on_mount(self) -> None:
         self._mounted = True

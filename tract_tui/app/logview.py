@@ -22,7 +22,7 @@ from tract_tui.app.render import log_cells, log_detail_text, safe
 from tract_tui.app.table import VirtualTable
 from tract_tui.app.workers import Cancelled, ServiceCalls
 from tract_tui.exceptions import FilterSyntaxError
-from tract_tui.models.review import LogEntry, LogFacets, LogStats
+from tract_tui.models.review import LogEntry, LogFacets, LogStats, split_trailer
 from tract_tui.present import Column, style_of
 from tract_tui.review.filters import Filter, Term, parse_filter
 from tract_tui.text import truncate
@@ -67,11 +67,19 @@ class LogPane(ServiceCalls, Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_filter", "Filter", id="filter", tooltip="Edit the log filter"),
         Binding("escape", "focus_table", "Back to the table", show=False),
+        Binding(
+            "p",
+            "proposal",
+            "Proposal",
+            id="log-proposal",
+            tooltip="The proposal this row is about: its decisions and execution",
+        ),
     ]
 
     DEFAULT_CSS = """
     LogPane #log-filters { height: 3; }
     LogPane #log-filters Select { width: 1fr; min-width: 12; }
+    LogPane #log-filters SelectCurrent Static#label { text-wrap: nowrap; text-overflow: ellipsis; }
     LogPane #log-filter { width: 2fr; min-width: 20; }
     LogPane #log-stats { height: auto; max-height: 3; padding: 0 1; }
     LogPane #log-spark { height: 2; margin: 0 1; }
@@ -170,6 +178,29 @@ class LogPane(ServiceCalls, Vertical):
         self.filter = flt
         self.table.empty_text = NO_MATCH if flt else EMPTY_LOG
         self.reload(keep_position=False)
+
+    def shown(self) -> None:
+        """On screen: the first time, load the drop-downs and the rows; take the focus."""
+        if not self.facets_loaded:
+            self.load_facets()
+            self.reload(keep_position=False)
+        self.table.focus()
+
+    def refresh_data(self) -> None:
+        """The file changed: new drop-down values, the rows on screen reread."""
+        if self.facets_loaded:
+            self.load_facets()
+            self.reload()
+
+    def action_proposal(self) -> None:
+        """The highlighted row's proposal, with its whole record (rows tract-tui logged name it)."""
+        row: LogEntry | None = self.table.cursor_row
+        pid = split_trailer(row.reason)[1] if row is not None else None
+        if pid is None:
+            self.notify("This row names no proposal: tract-tui's own rows do, the tract "
+                        "library's rows do not.", markup=False, timeout=5)  # fmt: skip
+            return
+        self.review_app.zoom_record(pid)
 
     def action_focus_filter(self) -> None:
         self.query_one("#log-filter", Input).focus()

@@ -69,6 +69,8 @@ def counts_text(
         policies.setdefault(c.tract_id, []).append(c)
     out.append(f" in {len(per_tract)} tract{'s' if len(per_tract) != 1 else ''}")
     shown = per_tract.most_common(max_lines if len(per_tract) <= max_lines else max_lines - 1)
+    if not shown:  # one line only (a short terminal): the total says it all
+        return out
     name_width = min(max(len(safe(t)) for t, _ in shown), 32)
     for tract, n in shown:
         out.append("\n")
@@ -281,8 +283,10 @@ class ProposalsPane(DecisionKeys):
         thousands of messages: none of that may hold up a keypress.
         """
         service, now = self.review_app.service, self.review_app.now()
-        region = self.query_one("#detail-scroll", VerticalScroll).scrollable_content_region
-        width = max(region.width - 1, 30)
+        scroll = self.query_one("#detail-scroll", VerticalScroll)
+        # the content region still counts the vertical scrollbar's cells: leave them out
+        gutter = scroll.styles.scrollbar_size_vertical or 0
+        width = max(scroll.scrollable_content_region.width - gutter - 1, 30)
 
         def load(_cancelled: Cancelled) -> Text:
             try:

@@ -84,7 +84,7 @@ class ServiceCalls:
                 app.call_from_thread(failed or (lambda err: report_error(app, err)), e)
             else:
                 if done is not None and not cancelled():
-                    app.call_from_thread(_deliver, done, result, cancelled)
+                    _hand_over(app, done, result, cancelled)
             finally:
                 if always is not None:
                     app.call_from_thread(always)
@@ -92,6 +92,19 @@ class ServiceCalls:
         return self.run_worker(
             work, thread=True, group=group, exclusive=exclusive, exit_on_error=False
         )
+
+
+def _hand_over(app: Any, done: Callable[[T], object], result: T, cancelled: Cancelled) -> None:
+    """Run ``done(result)`` on the event loop; a bug in it becomes a notice, not a silent end.
+
+    (Raised inside ``call_from_thread`` it would end this worker quietly: the
+    console would just not update, with nothing said.)
+    """
+    try:
+        app.call_from_thread(_deliver, done, result, cancelled)
+    except Exception as e:
+        if app.is_running:
+            app.call_from_thread(report_error, app, e)
 
 
 def _deliver(done: Callable[[T], object], result: T, cancelled: Cancelled) -> None:

@@ -36,11 +36,28 @@ def run_command(argv: Sequence[str]) -> int:
     out = Output()
     svc = ReviewService.open(args.path)
     try:
+        note = version_note(svc.version, args.command)
+        if note is not None:
+            error_line(f"note: {note}")
         code = HANDLERS[args.command](svc, args, out)
         out.stream.flush()
         return code
     finally:
         svc.close()
+
+
+#: The subcommands about proposals (a v9 file has none to show them).
+PROPOSAL_COMMANDS = ("list", "show", "approve", "reject", "expire", "release")
+
+
+def version_note(version: int, command: str) -> str | None:
+    """What a file's tract version means for ``command``: v9 writes no proposals."""
+    from tract_tui.review.service import NO_PROPOSALS_FROM
+
+    if version >= NO_PROPOSALS_FROM and command in PROPOSAL_COMMANDS:
+        return (f"tract schema {version} keeps proposals in memory (hooks) and writes none to "
+                f"this file; its policy log is here: {PROG} log PATH")  # fmt: skip
+    return None
 
 
 def run_console_command(argv: Sequence[str]) -> int:

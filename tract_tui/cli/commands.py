@@ -33,6 +33,7 @@ from tract_tui.present import (
     style_of,
 )
 from tract_tui.review.filters import Filter, When, format_age
+from tract_tui.storage.version import HOOKS_FROM, NO_PROPOSALS_FROM
 from tract_tui.text import cell_width, fit, one_line, printable, printable_id
 
 if TYPE_CHECKING:
@@ -108,6 +109,11 @@ def cmd_list(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
     cols, last = proposal_columns(with_status)
     if not write_table(out, rows, cols, last):
         out.line("no proposals match" if flt else "no pending proposals")
+        if not flt and HOOKS_FROM <= svc.version < NO_PROPOSALS_FROM:
+            error_line(
+                f"note: at tract schema {svc.version} an action is executed at once unless "
+                "the agent registers a 'policy' hook that leaves it pending"
+            )
     return EXIT_OK
 
 

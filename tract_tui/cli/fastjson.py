@@ -48,8 +48,12 @@ def _as_is(params: Any, valid: Any, kind: Any) -> bool:
 
 
 def proposal_line(row: tuple[Any, ...]) -> list[str] | None:
-    """One proposal's JSON object in pieces, or None when it must go the general way."""
-    pid, tract, policy, action, params, reason, status, created, resolved, valid, kind = row
+    """One proposal's JSON object in pieces, or None when it must go the general way.
+
+    ``conflict`` (last): executed although tract-tui logged its rejection
+    (storage/history.conflict_sql); false for every other row.
+    """
+    pid, tract, policy, action, params, reason, status, created, resolved, valid, kind = row[:11]
     if not (_as_is(params, valid, kind) and _time(created) and _time(resolved, null=True)):
         return None
     if not all(isinstance(v, str) for v in (pid, tract, policy, action, status)):
@@ -59,7 +63,7 @@ def proposal_line(row: tuple[Any, ...]) -> list[str] | None:
     head = _dumps({"proposal_id": pid, "tract_id": tract, "policy_name": policy,
                    "action_type": action})  # fmt: skip
     tail = _dumps({"reason": reason, "status": status, "created_at": created,
-                   "resolved_at": resolved})  # fmt: skip
+                   "resolved_at": resolved, "conflict": bool(row[11])})  # fmt: skip
     return [escape_json_text(head[:-1]), ', "params": ', escape_json_text(params), ", ",
             escape_json_text(tail[1:])]  # fmt: skip
 
@@ -78,9 +82,11 @@ def proposals_json(
     rows = svc.stream_proposal_rows(flt)
     for row in islice(rows, limit) if limit else rows:
         line = None if ascii_only else proposal_line(row)
-        yield (
-            line if line is not None else dump_json(_proposal(row).to_json(), ascii_only=ascii_only)
-        )
+        if line is not None:
+            yield line
+        else:
+            whole = {**_proposal(row).to_json(), "conflict": bool(row[11])}
+            yield dump_json(whole, ascii_only=ascii_only)
 
 
 def log_line(row: tuple[Any, ...]) -> str | None:

@@ -381,7 +381,8 @@ TRAILER_PREFIX = "\n[tract-tui proposal "
 
 def proposal_trailer(proposal_id: str) -> str:
     """The last line tract-tui appends to the reason of each row it logs for a proposal."""
-    return f"{TRAILER_PREFIX}{json.dumps(proposal_id)}]"
+    # ensure_ascii off: the same text as SQLite's json_quote(), so SQL can build it too
+    return f"{TRAILER_PREFIX}{json.dumps(proposal_id, ensure_ascii=False)}]"
 
 
 def split_trailer(reason: str | None) -> tuple[str | None, str | None]:
@@ -398,3 +399,78 @@ def split_trailer(reason: str | None) -> tuple[str | None, str | None]:
     if not isinstance(pid, str):
         return reason, None
     return reason[:at], pid
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Who decided a proposal, when and with what note: read from its log rows, never guessed.
+
+    ``recorded`` is False when no tract-tui row records the decision: the
+    library (or something else) decided it, which writes no log row. ``conflict``:
+    it was executed although tract-tui logged a rejection of it (the
+    library's approve checks, then updates without a condition).
+    """
+
+    by: str | None
+    note: str | None
+    at: datetime | None
+    outcome: str | None
+    conflict: bool = False
+    #: False when no tract-tui row records the decision (decided outside tract-tui).
+    recorded: bool = True
+
+    @property
+    def outside(self) -> bool:
+        return not self.recorded
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "decided_by": self.by,
+            "note": self.note,
+            "decided_at": _iso(self.at),
+            "decided_outside_tract_tui": self.outside,
+            "conflict": self.conflict,
+        }
+
+
+def reviewer_and_note(reason: str | None) -> tuple[str | None, str | None]:
+    """(reviewer, note) from a decision row's reason as tract-tui writes it.
+
+    "by NAME" / "by NAME: note" (approve, reject, undo), "...; expired by
+    NAME" (expiry), "claim released by NAME: note" (release).
+    """
+    text, _pid = split_trailer(reason)
+    text = (text or "").strip()
+    if text.startswith("by "):
+        name, _, note = text[3:].partition(": ")
+        return name.strip() or None, note.strip() or None
+    for marker in ("; expired by ", "released by "):
+        if marker in text:
+            head, _, name = text.partition(marker)
+            name, _, note = name.partition(": ")
+            return name.strip() or None, (note or head).strip() or None
+    return None, text or None
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """A decided proposal as the history lists it, with who decided it (see :class:`Decided`)."""
+
+    proposal: Proposal
+    decided: Decided | None
+
+    @property
+    def proposal_id(self) -> str:
+        return self.proposal.proposal_id
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.proposal.to_json(), **(self.decided.to_json() if self.decided else {})}
+
+
+@dataclass(frozen=True)
+class HistoryDetail:
+    """One proposal's record: who decided it, and every row tract-tui logged for it."""
+
+    proposal: Proposal
+    decided: Decided | None
+    trail: tuple[LogEntry, ...]

@@ -243,6 +243,16 @@ def _tokenize(text: str) -> list[tuple[str, int, int, bool]]:
     return tokens
 
 
+#: The statuses a proposal can have (the library's five, and tract-tui's ``executing``).
+STATUSES = ("pending", "approved", "rejected", "expired", "executed", "executing")
+
+
+def looks_like_a_list(value: str) -> bool:
+    """``executed,approved``: statuses joined by commas, which no status is (a list was meant)."""
+    parts = value.split(",")
+    return len(parts) > 1 and all(p.strip().lower() in STATUSES for p in parts)
+
+
 def parse_filter(text: str, context: str | None = None) -> Filter:
     """Parse a filter expression; raise FilterSyntaxError naming the bad term.
 
@@ -281,6 +291,13 @@ def parse_filter(text: str, context: str | None = None) -> Filter:
             )
         if not value:
             raise FilterSyntaxError(f"{key}: needs a value (in {raw!r})", raw, pos)
+        if key == "status" and looks_like_a_list(value):
+            raise FilterSyntaxError(
+                f"status: takes one status (in {raw!r}); repeat it for several: "
+                + " ".join(f"status:{v}" for v in value.split(",") if v),
+                raw,
+                pos,
+            )
         if key in TIME_KEYS:
             if negated:
                 raise FilterSyntaxError(f"{key}: cannot be negated (in {raw!r})", raw, pos)

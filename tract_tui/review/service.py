@@ -44,6 +44,7 @@ from tract_tui.review import housekeeping
 from tract_tui.review import transitions as tr
 from tract_tui.review.contextreads import ContextReads
 from tract_tui.review.filters import Filter
+from tract_tui.review.history import HistoryReads
 from tract_tui.review.housekeeping import EXPIRE_BATCH
 from tract_tui.review.impact import impact as impact_of
 from tract_tui.review.logreads import LogReads
@@ -88,7 +89,7 @@ def action_of(proposal: Proposal) -> PolicyAction:
     return PolicyAction(proposal.action_type, dict(params), proposal.reason or "")
 
 
-class ReviewService(LogReads, ContextReads):
+class ReviewService(LogReads, ContextReads, HistoryReads):
     """Review operations on one opened tract database (the log's are in review/logreads.py)."""
 
     def __init__(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -120,13 +121,41 @@ def _stat_or_refuse(path: str) -> os.stat_result:
     return st
 
 
+#: Read-only descriptors of the database files whose header we read, by (device, inode):
+#: never closed. Closing any descriptor of a file drops every POSIX lock this process
+#: holds on it, SQLite's included: an agent that opens tract-tui's queue beside its own
+#: tract connection (or a console beside a CLI call in one test process) would lose its
+#: locks, and another process could then checkpoint under it (a "disk I/O error", or a
+#: damaged schema). SQLite keeps its own descriptors open for that reason; so do we.
+_HEADER_FDS: dict[tuple[int, int], int] = {}
+_HEADER_LOCK = threading.Lock()
+#: A descriptor opened in a race with a replacement of the file: kept open all the same.
+_NEVER_CLOSED: list[int] = []
+
+
+def read_header(path: str, size: int = 100) -> bytes:
+    """The first ``size`` bytes of ``path``, read without ever closing a descriptor of it."""
+    with _HEADER_LOCK:
+        st = os.stat(path)
+        fd = _HEADER_FDS.get((st.st_dev, st.st_ino))
+        if fd is None:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            opened = os.fstat(fd)
+            key = (opened.st_dev, opened.st_ino)
+            if key in _HEADER_FDS:  # replaced between stat and open by a file we know
+                _NEVER_CLOSED.append(fd)
+                fd = _HEADER_FDS[key]
+            else:
+                _HEADER_FDS[key] = fd
+        return os.pread(fd, size, 0)
+
+
 def check_header(path: str) -> bytes:
     """Raise for non-SQLite or truncated files; return the 100-byte header (b"" if 0 bytes)."""
     if _stat_or_refuse(path).st_size == 0:
         return b""
     try:
-        with open(path, "rb") as f:
-            header = f.read(100)
+        header = read_header(path)
     except OSError as e:
         raise NotADatabaseFileError(path, f"{path}: cannot be read ({e.strerror})") from e
     if not header.startswith(SQLITE_HEADER):

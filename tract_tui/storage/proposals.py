@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tract_tui.models.review import Criteria, Order, PendingCount, Proposal
+from tract_tui.storage.history import conflict_sql
 from tract_tui.storage.rows import (
     PROPOSAL_COLS,
     PROPOSAL_DETAIL_COLS,
@@ -27,6 +28,7 @@ from tract_tui.storage.sql import (
     KeyOrder,
     Where,
     criteria_where,
+    format_dt,
     keyset_page,
     keyset_rank,
     marks,
@@ -41,7 +43,10 @@ TABLE = "policy_proposals"
 #: A row's long values, in characters: what one row costs in memory when read whole.
 _SIZE = "coalesce(length(action_params_json), 0) + coalesce(length(reason), 0)"
 #: The column each sort key leads the order with (age: created_at alone).
-SORTS = {"age": None, "action": "action_type", "tract": "tract_id", "policy": "policy_name"}
+SORTS = {"age": None, "action": "action_type", "tract": "tract_id", "policy": "policy_name",
+         "decided": "resolved_at"}  # fmt: skip
+#: Sort columns that may hold NULL (a decided row whose time was never stored).
+NULLABLE_SORTS = {"resolved_at"}
 DEFAULT_ORDER = Order()
 
 
@@ -64,7 +69,13 @@ def key_of(order: Order, p: Proposal) -> tuple[Any, ...]:
     """``p``'s key in ``order`` (from its listing key, which ends with the base order)."""
     base = tuple(p.key[-3:]) if len(p.key) >= 3 else (p.created_at_raw, p.proposal_id)
     lead = SORTS.get(order.key)
-    return ((getattr(p, lead),) if lead else ()) + base
+    if not lead:
+        return base
+    if lead not in NULLABLE_SORTS:
+        return (getattr(p, lead), *base)
+    if len(p.key) == 4:  # read in the decided order: the stored time leads its key
+        return tuple(p.key)
+    return (None if p.resolved_at is None else format_dt(p.resolved_at), *base)
 
 
 def where(criteria: Criteria) -> Where:
@@ -90,8 +101,9 @@ def _proposals(rows: Sequence[Sequence[Any]], order: Order) -> list[Proposal]:
 
 
 def key_order(order: Order, nullable: Sequence[bool] = ()) -> KeyOrder:
-    """The key columns of ``order`` (a sort column leads, never NULL in tract's schema)."""
-    lead = (False,) if SORTS.get(order.key) else ()
+    """The key columns of ``order`` (a sort column leads; only resolved_at may be NULL)."""
+    column = SORTS.get(order.key)
+    lead = (column in NULLABLE_SORTS,) if column else ()
     return KeyOrder(order_cols(order), order.descending, (*lead, *nullable))
 
 
@@ -128,7 +140,8 @@ def stream(conn: sqlite3.Connection, clause: Where, *, whole: bool = True) -> It
 #: params are valid JSON text (``json_valid``) and their storage type (``typeof``).
 RAW_COLS = (
     "proposal_id, tract_id, policy_name, action_type, action_params_json, reason, status,"
-    " created_at, resolved_at, json_valid(action_params_json), typeof(action_params_json)"
+    " created_at, resolved_at, json_valid(action_params_json), typeof(action_params_json), "
+    + conflict_sql(TABLE)
 )
 
 

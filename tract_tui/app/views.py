@@ -1,0 +1,106 @@
+"""Switching views, and building each one the first time it is shown (a ReviewApp mixin).
+
+Only the proposals view is in the first frame. The log, context and
+history views (their widgets, and for the log its selects, input and
+sparkline) are imported and mounted when first asked for: a launch pays for
+none of them. Each lazily built view has ``shown()`` (it is on screen now:
+load what it needs, take the focus) and ``refresh_data()`` (the file
+changed: reread what is on screen).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, cast
+
+from textual.containers import Vertical
+from textual.widgets import ContentSwitcher
+
+from tract_tui.app.proposals import ProposalsPane
+from tract_tui.app.tabbar import TabBar
+
+if TYPE_CHECKING:
+    from tract_tui.app.contextview import ContextPane
+
+
+class LazyView(Protocol):
+    def shown(self) -> None: ...
+
+    def refresh_data(self) -> None: ...
+
+
+def _build(tab: str) -> Any:
+    """A new pane for ``tab`` (its module imported now, not at launch)."""
+    if tab == "log":
+        from tract_tui.app.logview import LogPane
+
+        return LogPane(id="log-pane")
+    if tab == "context":
+        from tract_tui.app.contextview import ContextPane
+
+        return ContextPane(id="context-pane")
+    from tract_tui.app.historyview import HistoryPane
+
+    return HistoryPane(id="history-pane")
+
+
+class Views:
+    """Tabs 1-4 and the panes behind them; mixed into ReviewApp (an App)."""
+
+    service_or_none: Any
+
+    def built(self, tab: str) -> LazyView | None:
+        """The pane of ``tab`` if it was built (by id: its module need not be imported)."""
+        for node in cast(Any, self).query(f"#{tab}-pane"):
+            return cast(LazyView, node)
+        return None
+
+    def pane(self, tab: str) -> LazyView:
+        """The pane of ``tab``, built and mounted the first time it is asked for."""
+        found = self.built(tab)
+        if found is None:
+            found = _build(tab)
+            cast(Any, self).query_one(f"#{tab}", Vertical).mount(found)
+        return found
+
+    def action_show_tab(self, tab: str) -> None:
+        app = cast(Any, self)
+        switcher = app.query_one("#tabs", ContentSwitcher)
+        if switcher.current == tab:
+            return
+        switcher.current = tab
+        app.query_one(TabBar).active = tab
+        if self.service_or_none is None:
+            return
+        if tab == "proposals":
+            app.query_one(ProposalsPane).table.focus()
+            return
+        first = self.built(tab) is None
+        pane = self.pane(tab)
+        if first:  # mounted on the next refresh: show it then
+            app.call_after_refresh(pane.shown)
+        else:
+            pane.shown()
+
+    def on_tab_bar_activated(self, event: TabBar.Activated) -> None:
+        self.action_show_tab(event.tab)
+
+    def show_context(self, tract: str, commit: str | None = None) -> None:
+        """The context view on ``tract``'s HEAD, the cursor on ``commit`` (from a proposal)."""
+        self.action_show_tab("context")
+        cast("ContextPane", self.pane("context")).activate(tract, commit)
+
+    def zoom_record(self, proposal_id: str) -> None:
+        """A proposal's record on the whole screen: its decision and every row logged for it."""
+        from tract_tui.app.historyview import history_detail_text
+        from tract_tui.app.modals import ZoomScreen
+        from tract_tui.app.render import safe
+
+        app = cast(Any, self)
+        service = app.service
+
+        def load(_c: Any) -> tuple[str, Any]:
+            detail = service.history_detail(proposal_id)
+            title = f"{safe(detail.proposal.action_type)} proposal {safe(proposal_id)}: record"
+            return title, history_detail_text(detail)
+
+        app.call_service(load, lambda z: app.push_screen(ZoomScreen(*z)), group="record-zoom")
