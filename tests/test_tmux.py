@@ -31,7 +31,7 @@ def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
 
 
 class Tmux:
-    def __init__(self, command: list[str]) -> None:
+    def __init__(self, command: list[str], size: tuple[int, int] = (120, 36)) -> None:
         self.name = f"tt-{uuid.uuid4().hex[:8]}"
         shell = " ".join(f"'{c}'" for c in command)
         subprocess.run(
@@ -42,9 +42,9 @@ class Tmux:
                 "-s",
                 self.name,
                 "-x",
-                "120",
+                str(size[0]),
                 "-y",
-                "36",
+                str(size[1]),
                 f"{shell}; sleep 30",
             ],
             check=True,
@@ -87,3 +87,48 @@ def test_approve_and_reject_in_a_real_terminal(v5_db: Path) -> None:
     outcomes = [(r[2], r[3].split(": ", 1)[-1]) for r in review_logs(v5_db)]
     assert outcomes[0][0] == "approved"
     assert outcomes[1] == ("rejected", "too risky [bold]now[/]")
+
+
+def test_a_full_review_at_80x24(v5_db: Path) -> None:
+    """Filter, zoom, mark a range, bulk approve, undo, copy, quit with Ctrl+C: at 80x24."""
+    annotates = [
+        pid for pid in pending_ids(v5_db)
+        if subprocess.run([sys.executable, "-m", "tract_tui", "show", str(v5_db), pid],
+                          capture_output=True, text=True).stdout.count("action    annotate")
+    ]  # fmt: skip
+    assert len(annotates) == 3
+    binary = Path(sys.executable).parent / "tract-tui"
+    term = Tmux([str(binary), str(v5_db)], size=(80, 24))
+    try:
+        run_full_review(term, v5_db, annotates)
+    except AssertionError:
+        raise AssertionError("the screen was:\n" + term.screen()) from None
+    finally:
+        term.kill()
+    assert [o for _p, _t, o, *_ in review_logs(v5_db)] == ["approved"] * 3 + ["reopened"] * 3
+
+
+def run_full_review(term: Tmux, v5_db: Path, annotates: list[str]) -> None:
+    if True:
+        wait_for(lambda: "10 pending" in term.screen())
+        term.keys("/")
+        term.keys("-l", "action:annotate")
+        term.keys("Enter")
+        wait_for(lambda: "filter: action:annotate" in term.screen())
+        term.keys("Enter")  # zoom
+        wait_for(lambda: f"annotate proposal {annotates[0]}" in term.screen())
+        time.sleep(0.5)  # the zoom screen takes its keys once mounted
+        term.keys("Escape")
+        wait_for(lambda: "filter: action:annotate" in term.screen())
+        term.keys("v", "j", "j", "v")  # mark a range of three
+        wait_for(lambda: "3 marked" in term.screen())
+        term.keys("a")
+        wait_for(lambda: "Approve 3 marked proposals?" in term.screen())
+        term.keys("y")
+        wait_for(lambda: all(status_of(v5_db, p) == "approved" for p in annotates))
+        term.keys("u")  # one u undoes the whole bulk decision
+        wait_for(lambda: all(status_of(v5_db, p) == "pending" for p in annotates))
+        term.keys("y")
+        wait_for(lambda: "Copied" in term.screen())
+        term.keys("C-c")
+        wait_for(lambda: "pending" not in term.screen())
