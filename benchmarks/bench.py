@@ -55,6 +55,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -67,6 +68,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import openbench  # noqa: E402
 from largedb import build_large_database  # noqa: E402
 
 #: label -> (log rows, pending proposals, decided proposals)
@@ -738,6 +740,8 @@ def run_size(label: str, out: Path, quick: bool, reps: int | None) -> SizeResult
                 growth_slack=5,
             )
         )
+        print("  first open, after a killed console, while written ...", flush=True)
+        _opens(rows, path, launch_reps if not quick else 1, 0.5 if quick else 1.0)
     else:
         rows.append(Row("launch -> first rows on screen", None, note="tmux not installed"))
         rows.append(Row("peak memory (VmHWM)", None, unit="MB", note="tmux not installed"))
@@ -748,12 +752,16 @@ def run_size(label: str, out: Path, quick: bool, reps: int | None) -> SizeResult
     restore_pending(path, ids, before)
     raw_ms = raw_decisions(path, ids)
     restore_pending(path, ids, before)
+    p50 = statistics.median(app_ms)
     rows.append(
         Row(
             "'a' -> decision committed, p50",
-            statistics.median(app_ms),
+            p50,
             statistics.median(raw_ms),
+            target="< 1 ms",
+            passed=p50 < 1,
             note="raw UPDATE+INSERT as floor",
+            growth_slack=1,
         )
     )
     p99 = pct(app_ms, 99)
@@ -801,18 +809,76 @@ def run_size(label: str, out: Path, quick: bool, reps: int | None) -> SizeResult
         )
     )
 
-    print("  list --json ...", flush=True)
-    app_list = statistics.median(wall([*tract_tui_argv(), "list", "--json", str(path)], other_reps))
-    plain_list = statistics.median(wall([sys.executable, "-c", PLAIN_LIST, str(path)], other_reps))
+    print("  list --json, log --json ...", flush=True)
+    app_list = statistics.median(
+        openbench.wall_output([*tract_tui_argv(), "list", "--json", str(path)], other_reps)
+    )
+    plain_list = statistics.median(
+        openbench.wall_output(openbench.obvious(openbench.OBVIOUS_LIST, path), other_reps)
+    )
     rows.append(
         Row(
             f"list --json ({pending:,} rows)",
             app_list,
             plain_list,
-            note="plain sqlite3 + json.dumps as floor",
+            target="<= 1.2x floor",
+            passed=app_list <= 1.2 * plain_list,
+            note="sqlite3 + json.loads + json.dumps as floor",
+        )
+    )
+    log_argv = [*tract_tui_argv(), "log", "--json", "--limit", "0", str(path)]
+    app_log = statistics.median(openbench.wall_output(log_argv, other_reps))
+    plain_log = statistics.median(
+        openbench.wall_output(openbench.obvious(openbench.OBVIOUS_LOG, path), other_reps)
+    )
+    rows.append(
+        Row(
+            f"log --json --limit 0 ({log_rows:,} rows)",
+            app_log,
+            plain_log,
+            target="<= 1.2x floor",
+            passed=app_log <= 1.2 * plain_log,
+            note="sqlite3 + json.dumps as floor",
+        )
+    )
+
+    print("  first switch to the log view ...", flush=True)
+    switch = statistics.median(openbench.bench_log_switch(path, open_app, TERMINAL, launch_reps))
+    rows.append(
+        Row(
+            "first '2' -> log rows on screen",
+            switch,
+            target="< 100 ms",
+            passed=switch < 100,
+            note="a fresh console each time",
+            growth_slack=25,
         )
     )
     return result
+
+
+def _opens(rows: list[Row], path: Path, reps: int, settle: float) -> None:
+    """Issue 14's opens, each against the bare-app floor of the same run (openbench.py)."""
+    term = Terminal()
+    work = Path(tempfile.mkdtemp(prefix="tract-bench-open-"))
+    try:
+        found = openbench.bench_opens(
+            term, path, [sys.executable, str(HERE / "floor.py")], tract_tui_argv(),
+            first_pending(path)[:8], reps, settle, work,
+        )  # fmt: skip
+    finally:
+        term.close()
+        shutil.rmtree(work, ignore_errors=True)
+    f = statistics.median(found["floor"]) * 1000
+    wal = max(found["wal_mb"])
+    for key, title, note in (
+        ("cold", "first open (no ix_tui_* yet) -> rows", "indexes built after the frame"),
+        ("killed", "open after a killed console -> rows", f"WAL left behind: {wal:.0f} MB"),
+        ("written", "first open while another writes -> rows", "a writer every 5 ms"),
+    ):
+        a = statistics.median(found[key]) * 1000
+        rows.append(Row(title, a, f, target="<= 1.3x floor", passed=a <= 1.3 * f,
+                        note=f"median of {reps}; {note}", growth_slack=60))  # fmt: skip
 
 
 # --- printing -----------------------------------------------------------------------------

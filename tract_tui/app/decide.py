@@ -23,8 +23,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 
 from tract_tui.app.render import safe, short_id
-from tract_tui.app.workers import Cancelled, ServiceCalls, error_text
-from tract_tui.exceptions import ProposalConflictError, TraceError, UndoRefusedError
+from tract_tui.app.workers import Cancelled, ServiceCalls, error_text, report_error
+from tract_tui.exceptions import (
+    DatabaseBusyError,
+    ProposalConflictError,
+    TraceError,
+    UndoRefusedError,
+)
 from tract_tui.models.review import Decision, DecisionOutcome, Proposal
 
 if TYPE_CHECKING:
@@ -302,10 +307,19 @@ class DecisionKeys(ServiceCalls, Vertical):
         self.app.push_screen(ConfirmScreen(title, body), confirmed)
 
     def decide_now(self, ids: list[str], status: str, note: str | None) -> None:
-        """Decide in a worker; the cursor stays on its proposal (or the next one after it)."""
+        """Decide; the cursor stays on its proposal (or the next one after it).
+
+        One proposal is decided right here when the write lock is free: that
+        is 0.2-0.3 ms of SQLite, while a worker's thread hand-offs (each
+        waiting for the event loop to let go of the GIL) cost several times
+        that. When another process holds the lock, or for a bulk decision,
+        a worker does it and waits, and the console stays responsive.
+        """
         self.busy = True  # before the worker starts: another key press now queues
         self.own.update(ids)
         service = self.review_app.service
+        if len(ids) == 1 and self._decided_at_once(ids[0], status, note):
+            return
 
         def run(_c: Cancelled) -> list[DecisionOutcome]:
             if len(ids) == 1:
@@ -322,6 +336,24 @@ class DecisionKeys(ServiceCalls, Vertical):
             exclusive=False,
             always=self._decision_done,
         )
+
+    def _decided_at_once(self, pid: str, status: str, note: str | None) -> bool:
+        """Decide ``pid`` on the event loop if the lock is free now; False to use a worker."""
+        try:
+            decision = self.review_app.service.decide(pid, status, note, wait=False)
+        except DatabaseBusyError:
+            return False
+        except ProposalConflictError as e:
+            outcomes = [DecisionOutcome(pid, current_status=e.current_status)]
+        except TraceError as e:
+            report_error(self.app, e)
+            self._decision_done()
+            return True
+        else:
+            outcomes = [DecisionOutcome(pid, decision=decision)]
+        self._after_decision([pid], status, outcomes)
+        self._decision_done()
+        return True
 
     def _decision_done(self) -> None:
         self.busy = False

@@ -354,9 +354,10 @@ class ReviewService(LogReads, ContextReads, HistoryReads):
         transition: Transition,
         proposal_id: str,
         reason: str | None,
+        wait: bool = True,
         **extra: str | None,
     ) -> Decision:
-        with self.pool.write() as conn:
+        with self.pool.write(wait=wait) as conn:
             return decisions.apply(
                 conn, transition, Target(proposal_id), when=self.now(), reason=reason, **extra
             )
@@ -369,11 +370,14 @@ class ReviewService(LogReads, ContextReads, HistoryReads):
         """Reject if still pending, logging the reviewer and their reason."""
         return self._apply(tr.REJECT, proposal_id, self._reason(reason))
 
-    def decide(self, proposal_id: str, status: str, note: str | None = None) -> Decision:
+    def decide(
+        self, proposal_id: str, status: str, note: str | None = None, *, wait: bool = True
+    ) -> Decision:
+        """Approve or reject; ``wait`` False raises DatabaseBusyError at once if locked."""
         transition = tr.DECIDE.get(status)
         if transition is None:
             raise ValueError(f"cannot decide {status!r}")
-        return self._apply(transition, proposal_id, self._reason(note))
+        return self._apply(transition, proposal_id, self._reason(note), wait)
 
     def decide_many(
         self, ids: Sequence[str], status: str, note: str | None = None

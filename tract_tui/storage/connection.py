@@ -197,13 +197,25 @@ class ConnectionPool:
                 _rollback(conn, healthy)
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside one ``BEGIN IMMEDIATE`` transaction (the write lock first)."""
+    def write(self, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
+        """A connection inside one ``BEGIN IMMEDIATE`` transaction (the write lock first).
+
+        ``wait`` False: take the write lock only if it is free now, else raise
+        :class:`~tract_tui.exceptions.DatabaseBusyError` at once (the console
+        then decides in a worker, which waits the busy timeout).
+        """
         if self.read_only:
             raise ReadOnlyError(f"{self.path} is open read-only; decisions are disabled")
         with self._borrow() as (conn, healthy):
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                if not wait:
+                    conn.execute("PRAGMA busy_timeout = 0")
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                    finally:
+                        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
+                else:
+                    conn.execute("BEGIN IMMEDIATE")
                 self._check_identity()
                 changes = conn.total_changes
                 yield conn

@@ -1,0 +1,201 @@
+"""Issue 14's measurements beside bench.py's: the first open, an open after a killed console,
+an open while another process writes, the first switch to the log view, and the JSON output
+of the command line against the obvious plain programs.
+
+Used by bench.py (``run_size``); each returns figures with the floor measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+#: The obvious program ``list --json`` is held to (issue 14): read the rows with sqlite3,
+#: parse each params document with json.loads, write the same objects with json.dumps.
+OBVIOUS_LIST = (
+    "import json, sqlite3, sys\n"
+    "conn = sqlite3.connect(sys.argv[1])\n"
+    'cur = conn.execute("SELECT proposal_id, tract_id, policy_name, action_type,'
+    " action_params_json, reason, status, created_at, resolved_at FROM policy_proposals"
+    " WHERE status = 'pending' ORDER BY created_at, proposal_id\")\n"
+    "out = sys.stdout\n"
+    "out.write('[')\n"
+    "first = True\n"
+    "for pid, tract, policy, action, params, reason, status, created, resolved in cur:\n"
+    "    item = {'proposal_id': pid, 'tract_id': tract, 'policy_name': policy,"
+    " 'action_type': action, 'params': json.loads(params) if params else None,"
+    " 'reason': reason, 'status': status, 'created_at': created, 'resolved_at': resolved}\n"
+    "    out.write(('' if first else ',\\n') + json.dumps(item, ensure_ascii=False))\n"
+    "    first = False\n"
+    "out.write(']\\n')\n"
+)
+#: ... and ``log --json --limit 0``: every log row, newest first, as objects.
+OBVIOUS_LOG = (
+    "import json, sqlite3, sys\n"
+    "conn = sqlite3.connect(sys.argv[1])\n"
+    'cur = conn.execute(\'SELECT id, tract_id, policy_name, "trigger", action_type, reason,'
+    " outcome, commit_hash, error_message, created_at FROM policy_log"
+    " ORDER BY created_at DESC, id DESC')\n"
+    "cols = [d[0] for d in cur.description]\n"
+    "out = sys.stdout\n"
+    "out.write('[')\n"
+    "first = True\n"
+    "for row in cur:\n"
+    "    out.write(('' if first else ',\\n') + json.dumps(dict(zip(cols, row)),"
+    " ensure_ascii=False))\n"
+    "    first = False\n"
+    "out.write(']\\n')\n"
+)
+#: Another process writing while the console opens: a log row every few milliseconds.
+WRITER = (
+    "import sqlite3, sys, time\n"
+    "conn = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)\n"
+    "i = 0\n"
+    "while True:\n"
+    '    conn.execute("INSERT INTO policy_log (tract_id, policy_name, trigger, action_type,'
+    " reason, outcome, created_at) VALUES ('bench-writer', 'writer', 'commit', NULL,"
+    " 'written while the console opens', 'skipped', strftime('%Y-%m-%d %H:%M:%f', 'now'))\")\n"
+    "    i += 1\n"
+    "    time.sleep(0.005)\n"
+)
+
+
+def cold_copy(path: Path, dest: Path) -> Path:
+    """A copy of ``path`` as tract-tui never saw it: none of its ix_tui_* indexes."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{dest}{suffix}").unlink(missing_ok=True)
+    src = sqlite3.connect(path)
+    dst = sqlite3.connect(dest)
+    try:
+        src.backup(dst)
+        query = "SELECT name FROM sqlite_master WHERE type='index' AND name LIKE 'ix_tui_%'"
+        names = [r[0] for r in dst.execute(query)]
+        for name in names:
+            dst.execute(f'DROP INDEX "{name}"')
+        dst.commit()
+        dst.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        src.close()
+        dst.close()
+    return dest
+
+
+def _pane_pid(term: Any) -> int:
+    return int(term.tmux("display-message", "-p", "-t", term.target, "#{pane_pid}").stdout)
+
+
+def _screen(term: Any) -> str:
+    return str(term.tmux("capture-pane", "-p", "-t", term.target).stdout)
+
+
+def killed_after_index_build(term: Any, argv: list[str], expect: str, timeout: float = 600) -> None:
+    """Start the console, let it build its indexes (a large WAL), then kill -9 it."""
+    term.tmux("respawn-pane", "-k", "-t", term.target, "exec " + " ".join(argv), check=True)
+    began = time.monotonic()
+    seen_rows = False
+    while time.monotonic() - began < timeout:
+        screen = _screen(term)
+        seen_rows = seen_rows or expect in screen
+        if seen_rows and "Building tract-tui's indexes" not in screen:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(_pane_pid(term), signal.SIGKILL)
+    time.sleep(0.3)
+
+
+def bench_opens(
+    term: Any, path: Path, floor_argv: list[str], app_argv: list[str], expect: str,
+    reps: int, settle: float, work: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """Seconds to first rows: a never-opened file, one a killed console left, one being written.
+
+    Interleaved with the bare-app floor, each on a fresh copy (copies are made
+    before the clock starts).
+    """
+    floor: list[float] = []
+    cold: list[float] = []
+    killed: list[float] = []
+    written: list[float] = []
+    wal_mb: list[float] = []
+    copy = work / "open.db"
+    for _ in range(reps):
+        s, _mb = term.launch(floor_argv, "floor-ready", settle=settle)
+        floor.append(s)
+        cold_copy(path, copy)
+        s, _mb = term.launch([*app_argv, str(copy)], expect, settle=settle)
+        cold.append(s)
+        cold_copy(path, copy)
+        killed_after_index_build(term, [*app_argv, str(copy)], expect)
+        wal = Path(f"{copy}-wal")
+        wal_mb.append(wal.stat().st_size / 1e6 if wal.exists() else 0.0)
+        s, _mb = term.launch([*app_argv, str(copy)], expect, settle=settle)
+        killed.append(s)
+        cold_copy(path, copy)
+        writer = subprocess.Popen([sys.executable, "-c", WRITER, str(copy)])
+        try:
+            time.sleep(0.2)
+            s, _mb = term.launch([*app_argv, str(copy)], expect, settle=settle)
+            written.append(s)
+        finally:
+            writer.kill()
+            writer.wait()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    return {"floor": floor, "cold": cold, "killed": killed, "written": written, "wal_mb": wal_mb}
+
+
+async def _first_log_switch(path: Path, open_app: Any, terminal: tuple[int, int]) -> float:
+    app, service = open_app(path)
+    try:
+        async with app.run_test(size=terminal) as pilot:
+            table = app.query_one("#proposals-table")
+            while table.cursor_row is None:
+                await asyncio.sleep(0.001)
+            for _ in range(3):
+                await pilot.pause()
+                await app.workers.wait_for_complete()
+            began = time.perf_counter()
+            await pilot.press("2")
+            while True:
+                found = app.query("#log-table")
+                if found and found.first().cache.get(0) is not None:
+                    break
+                await asyncio.sleep(0.0005)
+            await pilot.pause()  # the frame that draws them
+            return (time.perf_counter() - began) * 1000
+    finally:
+        service.close()
+
+
+def bench_log_switch(
+    path: Path, open_app: Any, terminal: tuple[int, int], reps: int
+) -> list[float]:
+    """Milliseconds from ``2`` (the first time, in a fresh console) to log rows drawn."""
+    return [asyncio.run(_first_log_switch(path, open_app, terminal)) for _ in range(reps)]
+
+
+def wall_output(argv: list[str], reps: int) -> list[float]:
+    """Milliseconds for ``argv`` to write all of its output to a pipe that discards it."""
+    out = []
+    for _ in range(reps):
+        began = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        out.append((time.perf_counter() - began) * 1000)
+    return out
+
+
+def obvious(program: str, path: Path) -> list[str]:
+    return [sys.executable, "-c", program, str(path)]
+
+
+def has_tmux() -> bool:
+    return shutil.which("tmux") is not None
