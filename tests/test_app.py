@@ -12,6 +12,7 @@ from textual.widgets import ContentSwitcher
 
 from tests.apphelpers import SIZE, clock, pending_ids, review_logs, rows, settle, status_of
 from tract_tui.app import ReviewApp
+from tract_tui.app import app as app_module
 from tract_tui.app.logview import LogPane
 from tract_tui.app.modals import ConfirmScreen, ErrorScreen, HelpScreen, RejectPrompt
 from tract_tui.app.proposals import ProposalsPane
@@ -445,3 +446,42 @@ def test_log_stats_line_counts_one_row_in_the_singular() -> None:
     assert one.startswith("1 row ") and "rows" not in one
     many = stats_text(LogStats(1234, {"skipped": 1234}, [1234], None, None), 1234).plain
     assert many.startswith("1,234 rows")
+
+
+async def test_log_view_is_built_and_read_hidden_before_the_first_2(v5_db: Path) -> None:
+    """Issue 14: shortly after the first frame the log view exists, hidden, with its rows.
+
+    The first ``2`` then only shows it; the stats (a full pass on a large log)
+    wait until it is on screen.
+    """
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await asyncio.sleep(app_module.PREBUILD_LOG_AFTER + 0.2)
+        await settle(pilot)
+        pane = app.query_one(LogPane)
+        assert app.query_one("#tabs", ContentSwitcher).current == "proposals"
+        assert app.focused is app.query_one(ProposalsPane).table
+        assert pane.table.cache.get(0) is not None  # the first rows, read while hidden
+        assert "rows" not in str(pane.query_one("#log-stats").render())  # not yet counted
+        await pilot.press("2")
+        await settle(pilot)
+        assert app.focused is pane.table
+        assert "rows" in str(pane.query_one("#log-stats").render())
+
+
+async def test_2_while_the_log_view_is_being_built(
+    v5_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``2`` that lands between the prebuild's mount and its compose still shows rows."""
+    monkeypatch.setattr(app_module, "PREBUILD_LOG_AFTER", 3600)  # the test builds it
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.built("log") is None
+        app.prebuild_log()
+        app.action_show_tab("log")  # same tick: the pane is not composed yet
+        await settle(pilot)
+        pane = app.query_one(LogPane)
+        assert pane.table.cache.get(0) is not None
+        assert app.focused is pane.table

@@ -31,6 +31,8 @@ from tract_tui.text import printable
 
 #: The GIL switch interval while the app runs (Python's default is 0.005 s); see on_load.
 SWITCH_INTERVAL = 0.0005
+#: Seconds after the first frame at which the log view is built, hidden (Views.prebuild_log).
+PREBUILD_LOG_AFTER = 0.4
 TABS = [("proposals", "Proposals"), ("log", "Log"), ("context", "Context"), ("history", "History")]
 
 
@@ -105,6 +107,8 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         self.create = create
         self.poll_interval = poll_interval
         self.service_or_none: ReviewService | None = service
+        #: Opened by the app itself (no ``service`` given): closed by it on unmount.
+        self._owns_service = service is None
         self.watcher: ChangeWatcher | None = None
         self._preloaded: Listing | None = None
         self._switch_interval: float | None = None
@@ -200,6 +204,7 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         for hook in hooks:
             hook()
         self._build_indexes()
+        self.set_timer(PREBUILD_LOG_AFTER, self.prebuild_log)
 
     def preload(self, preloaded: tuple[ChangeWatcher, Listing] | None = None) -> None:
         """Before :meth:`run`: the change baseline, then the first page of pending proposals.
@@ -369,6 +374,8 @@ class ReviewApp(Views, ServiceCalls, App[int]):
             sys.setswitchinterval(self._switch_interval)
         if self.watcher is not None:
             self.watcher.close()
+        if self._owns_service and self.service_or_none is not None:
+            self.service_or_none.close()  # idle connections and the checkpointer thread
 
 
 class _Key:

@@ -7,6 +7,7 @@ older one's queries at once. The rows come first, the counts after them.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -95,6 +96,11 @@ class LogPane(ServiceCalls, Vertical):
         self._debounce: Timer | None = None
         self.facets_loaded = False
         self._facets: LogFacets | None = None
+        #: Read while hidden (prepare): the stats, count and search catch-up wait for shown().
+        self._deferred: tuple[Filter, int, bool] | None = None
+        #: prepare() or shown(), asked for before the widgets were composed: run on mount.
+        self._ready = False
+        self._asked: Callable[[], None] | None = None
         # the search cache's catch-up: one worker at a time, run again if asked meanwhile
         self._index_lock = threading.Lock()
         self._indexing = False
@@ -126,6 +132,10 @@ class LogPane(ServiceCalls, Vertical):
     def on_mount(self) -> None:
         if self.app.is_headless:
             self.query_one("#log-filter", Input).cursor_blink = False
+        self._ready = True
+        asked, self._asked = self._asked, None
+        if asked is not None:
+            asked()
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < 16, "short")
@@ -179,11 +189,28 @@ class LogPane(ServiceCalls, Vertical):
         self.table.empty_text = NO_MATCH if flt else EMPTY_LOG
         self.reload(keep_position=False)
 
-    def shown(self) -> None:
-        """On screen: the first time, load the drop-downs and the rows; take the focus."""
-        if not self.facets_loaded:
+    def prepare(self) -> None:
+        """Read the drop-downs' values and the first rows while hidden (the console's idle time).
+
+        Shown later, the view then draws once with its rows, instead of
+        laying out again for each answer. The stats, the exact count and the
+        search cache's catch-up (full passes on a large log) wait for
+        :meth:`shown`: nobody may ever look at them.
+        """
+        if not self._ready:
+            self._asked = self._asked or self.prepare
+        elif not self.facets_loaded:
             self.load_facets()
             self.reload(keep_position=False)
+
+    def shown(self) -> None:
+        """On screen: the first time, load the drop-downs and the rows; take the focus."""
+        if not self._ready:
+            self._asked = self.shown
+            return
+        self.prepare()
+        if self._deferred is not None:
+            self._after_rows(*self._deferred)
         self.table.focus()
 
     def refresh_data(self) -> None:
@@ -272,9 +299,14 @@ class LogPane(ServiceCalls, Vertical):
         self.table.set_total(total, keep_cursor=index, pages={page: rows})
         # The stats (full passes for a text filter) and the count start once the rows
         # are drawn: started with them, they took the CPU from that drawing.
-        self.call_after_refresh(self._after_rows, flt, self.table.cache.generation, exact)
+        after = (flt, self.table.cache.generation, exact)
+        if self.review_app.current_tab == "log":
+            self.call_after_refresh(self._after_rows, *after)
+        else:
+            self._deferred = after
 
     def _after_rows(self, flt: Filter, generation: int, exact: bool) -> None:
+        self._deferred = None
         if generation != self.table.cache.generation:
             return  # another filter since: its own rows will start its own counts
         service = self.review_app.service

@@ -62,6 +62,25 @@ class Views:
             cast(Any, self).query_one(f"#{tab}", Vertical).mount(found)
         return found
 
+    @property
+    def current_tab(self) -> str | None:
+        """The tab on screen ("proposals", "log", "context" or "history")."""
+        current: str | None = cast(Any, self).query_one("#tabs", ContentSwitcher).current
+        return current
+
+    def prebuild_log(self) -> None:
+        """Build the log view now, hidden, and read its first rows: the first ``2`` only shows it.
+
+        Importing and composing it (selects, input, sparkline, table), then
+        laying it out once per answer (drop-downs, rows), made the first
+        ``2`` a half-second wait. Done shortly after the first frame, before
+        a person has read it, nobody waits for it.
+        """
+        if self.service_or_none is not None and self.built("log") is None:
+            from tract_tui.app.logview import LogPane
+
+            cast(LogPane, self.pane("log")).prepare()  # on mount, if not mounted yet
+
     def action_show_tab(self, tab: str) -> None:
         app = cast(Any, self)
         switcher = app.query_one("#tabs", ContentSwitcher)
