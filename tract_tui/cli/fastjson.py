@@ -51,7 +51,7 @@ def proposal_line(row: tuple[Any, ...]) -> list[str] | None:
     """One proposal's JSON object in pieces, or None when it must go the general way.
 
     ``conflict`` (last): executed although tract-tui logged its rejection
-    (storage/history.conflict_sql); false for every other row.
+    (storage/history.executed_though_rejected); false for every other row.
     """
     pid, tract, policy, action, params, reason, status, created, resolved, valid, kind = row[:11]
     if not (_as_is(params, valid, kind) and _time(created) and _time(resolved, null=True)):

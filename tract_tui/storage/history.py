@@ -14,44 +14,45 @@ import sqlite3
 from typing import Any
 
 from tract_tui.models.review import (
-    TRAILER_PREFIX,
     Decided,
     LogEntry,
     Proposal,
     proposal_trailer,
     reviewer_and_note,
+    split_trailer,
 )
 from tract_tui.storage.rows import LOG_COLS, log_from, parse_stored_time
 
 
-def _sql_literal(text: str) -> str:
-    """``text`` as an SQL string literal (its newline kept as char(10))."""
-    parts = text.split("\n")
-    quoted = ["'" + part.replace("'", "''") + "'" for part in parts]
-    return " || char(10) || ".join(quoted)
-
-
-def sql_trailer(outer: str) -> str:
-    """The trailer of the proposal in the outer query's table ``outer``, built by SQLite.
-
-    The same text as proposal_trailer(): json_quote is json.dumps without ensure_ascii.
-    """
-    return f"({_sql_literal(TRAILER_PREFIX)} || json_quote({outer}.proposal_id) || ']')"
-
-
-def conflict_sql(outer: str = "policy_proposals") -> str:
-    """1 when the outer query's proposal was executed although tract-tui logged its rejection.
+def executed_though_rejected(conn: sqlite3.Connection) -> set[str]:
+    """Ids of the proposals executed although tract-tui logged their rejection.
 
     The library's approve checks the status, then updates without a
     condition: it can execute a proposal a reviewer rejected a moment before.
+    One pass over the log's ``rejected`` rows (``ix_tui_log_outcome_time``),
+    each trailer read as :func:`split_trailer` reads it, each proposal it
+    names looked up by its key: the same test as :func:`decided` makes for
+    one proposal, for a whole listing at once. (Made per row, inside the
+    listing's query, it cost a range scan of the log for every executed row:
+    minutes for ``list --json`` at a million log rows.) Conflicts are rare:
+    the set is small, and the rows are streamed.
     """
-    trailer = sql_trailer(outer)
-    return (
-        f"({outer}.status = 'executed' AND EXISTS (SELECT 1 FROM policy_log l"
-        f" WHERE l.policy_name = {outer}.policy_name AND l.created_at >= {outer}.created_at"
-        f" AND l.outcome = 'rejected' AND l.tract_id = {outer}.tract_id"
-        f" AND substr(l.reason, -length({trailer})) = {trailer}))"
+    found: set[str] = set()
+    check = (
+        "SELECT 1 FROM policy_proposals WHERE proposal_id = ? AND status = 'executed'"
+        " AND tract_id = ? AND policy_name = ? AND created_at <= ?"
     )
+    rows = conn.execute(
+        "SELECT reason, tract_id, policy_name, created_at FROM policy_log"
+        " WHERE outcome = 'rejected'"
+    )
+    for reason, tract, policy, at in rows:
+        pid = split_trailer(reason)[1] if isinstance(reason, str) else None
+        if pid is None or pid in found:
+            continue
+        if conn.execute(check, (pid, tract, policy, at)).fetchone() is not None:
+            found.add(pid)
+    return found
 
 
 def trail(conn: sqlite3.Connection, p: Proposal, limit: int = 200) -> list[LogEntry]:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tract_tui.models.review import Criteria, Order, PendingCount, Proposal
-from tract_tui.storage.history import conflict_sql
+from tract_tui.storage.history import executed_though_rejected
 from tract_tui.storage.rows import (
     PROPOSAL_COLS,
     PROPOSAL_DETAIL_COLS,
@@ -140,17 +140,24 @@ def stream(conn: sqlite3.Connection, clause: Where, *, whole: bool = True) -> It
 #: params are valid JSON text (``json_valid``) and their storage type (``typeof``).
 RAW_COLS = (
     "proposal_id, tract_id, policy_name, action_type, action_params_json, reason, status,"
-    " created_at, resolved_at, json_valid(action_params_json), typeof(action_params_json), "
-    + conflict_sql(TABLE)
+    " created_at, resolved_at, json_valid(action_params_json), typeof(action_params_json)"
 )
 
 
 def stream_raw(conn: sqlite3.Connection, clause: Where) -> Iterator[tuple[Any, ...]]:
     """Every listed row as stored (see :data:`RAW_COLS`), in order, from one cursor.
 
-    For writers of JSON that can pass valid JSON text through untouched.
+    For writers of JSON that can pass valid JSON text through untouched. Each
+    row ends with its ``conflict`` flag (history.executed_though_rejected),
+    looked for once, at the first executed row: a pending listing never pays.
     """
-    yield from stream_in_order(conn, RAW_COLS, TABLE, clause, order_sql(DEFAULT_ORDER), size=_SIZE)
+    conflicts: set[str] | None = None
+    rows = stream_in_order(conn, RAW_COLS, TABLE, clause, order_sql(DEFAULT_ORDER), size=_SIZE)
+    for row in rows:
+        executed = row[6] == "executed"
+        if executed and conflicts is None:
+            conflicts = executed_though_rejected(conn)
+        yield (*row, executed and conflicts is not None and row[0] in conflicts)
 
 
 def rank(
