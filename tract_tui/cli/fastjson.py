@@ -11,10 +11,10 @@ general path through the models' ``to_json``, so both paths print the same.
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from tract_tui.cli.output import dump_json, escape_json_text
@@ -24,9 +24,18 @@ from tract_tui.review.filters import Filter
 if TYPE_CHECKING:
     from tract_tui.review.service import ReviewService
 
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
+#: A str as a JSON string, exactly as json.dumps(ensure_ascii=False) writes it (C speed).
+_str: Callable[[str], str] = encode_basestring
+
+
+def _opt(value: str | None) -> str:
+    return "null" if value is None else encode_basestring(value)
+
+
 #: An exponent of three digits or more: JSON allows it, Python reads 1e400 as infinity.
 _BIG_EXPONENT = re.compile(r"[eE][+-]?\d{3}")
+#: A JSON string (the text is valid JSON): hashes in strings hold "e904" and are no exponent.
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 #: Stored times in tract's own form: printed as stored (what the models print too).
 _CANONICAL = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{6})?\Z")
 
@@ -44,7 +53,9 @@ def _as_is(params: Any, valid: Any, kind: Any) -> bool:
         return False
     if params.count("[") + params.count("{") > MAX_PARAMS_DEPTH:
         return False  # maybe nested deeper than the models read it: their path decides
-    return ("e" not in params and "E" not in params) or not _BIG_EXPONENT.search(params)
+    if ("e" not in params and "E" not in params) or not _BIG_EXPONENT.search(params):
+        return True
+    return _BIG_EXPONENT.search(_JSON_STRING.sub('""', params)) is None
 
 
 def proposal_line(row: tuple[Any, ...]) -> list[str] | None:
@@ -56,16 +67,16 @@ def proposal_line(row: tuple[Any, ...]) -> list[str] | None:
     pid, tract, policy, action, params, reason, status, created, resolved, valid, kind = row[:11]
     if not (_as_is(params, valid, kind) and _time(created) and _time(resolved, null=True)):
         return None
-    if not all(isinstance(v, str) for v in (pid, tract, policy, action, status)):
-        return None
+    if not all(isinstance(v, str) for v in (pid, tract, policy, action, status)) or not pid:
+        return None  # (an empty id prints as null, as the models print it)
     if reason is not None and not isinstance(reason, str):
         return None
-    head = _dumps({"proposal_id": pid, "tract_id": tract, "policy_name": policy,
-                   "action_type": action})  # fmt: skip
-    tail = _dumps({"reason": reason, "status": status, "created_at": created,
-                   "resolved_at": resolved, "conflict": bool(row[11])})  # fmt: skip
-    return [escape_json_text(head[:-1]), ', "params": ', escape_json_text(params), ", ",
-            escape_json_text(tail[1:])]  # fmt: skip
+    head = (f'{{"proposal_id": {_str(pid)}, "tract_id": {_str(tract)}, "policy_name": '
+            f'{_str(policy)}, "action_type": {_str(action)}, "params": ')  # fmt: skip
+    tail = (f', "reason": {_opt(reason)}, "status": {_str(status)}, "created_at": '
+            f'{_str(created)}, "resolved_at": {_opt(resolved)}, "conflict": '
+            f'{"true" if row[11] else "false"}}}')  # fmt: skip
+    return [escape_json_text(head), escape_json_text(params), escape_json_text(tail)]
 
 
 def _proposal(row: tuple[Any, ...]) -> Proposal:
@@ -93,13 +104,15 @@ def log_line(row: tuple[Any, ...]) -> str | None:
     """One log row's JSON object, or None when it must go the general way."""
     if not _time(row[-1]) or not isinstance(row[0], int):
         return None
-    names = ("tract_id", "policy_name", "trigger", "action_type", "reason", "outcome",
-             "commit_hash", "error_message")  # fmt: skip
     values = row[1:9]
     if not all(v is None or isinstance(v, str) for v in values):
         return None
-    return escape_json_text(_dumps({"id": row[0], **dict(zip(names, values, strict=True)),
-                                    "created_at": row[9]}))  # fmt: skip
+    tract, policy, trigger, action, reason, outcome, commit, error = (_opt(v) for v in values)
+    return escape_json_text(
+        f'{{"id": {row[0]}, "tract_id": {tract}, "policy_name": {policy}, "trigger": {trigger},'
+        f' "action_type": {action}, "reason": {reason}, "outcome": {outcome},'
+        f' "commit_hash": {commit}, "error_message": {error}, "created_at": {_str(row[9])}}}'
+    )
 
 
 def log_json(svc: ReviewService, flt: Filter, limit: int, *, ascii_only: bool) -> Iterator[str]:

@@ -103,21 +103,35 @@ class Output:
     def json_array(self, items: Iterable[str | list[str]]) -> None:
         """Stream one JSON array of already-encoded objects, one per line, holding none.
 
-        An item may come in pieces (a list of strings): a row of megabytes is
-        then written without first being joined into one more copy of itself.
+        Lines are gathered into writes of about 64 kB (a write per piece cost
+        more than encoding them). An item may come in pieces (a list of
+        strings): a piece of that size or more is written as it is, so a row
+        of megabytes is not first joined into one more copy of itself.
         """
-        first = True
         write = self.stream.write
-        write("[")
+        buf: list[str] = ["["]
+        held = 0
+        sep = "\n"
         for item in items:
-            write("\n" if first else ",\n")
-            if isinstance(item, str):
-                write(item)
-            else:
-                for piece in item:
+            buf.append(sep)
+            sep = ",\n"
+            for piece in (item,) if isinstance(item, str) else item:
+                if len(piece) >= JSON_WRITE_CHUNK:
+                    write("".join(buf))
+                    buf, held = [], 0
                     write(piece)
-            first = False
-        write("]\n" if first else "\n]\n")
+                else:
+                    buf.append(piece)
+                    held += len(piece)
+            if held >= JSON_WRITE_CHUNK:
+                write("".join(buf))
+                buf, held = [], 0
+        buf.append("]\n" if sep == "\n" else "\n]\n")
+        write("".join(buf))
+
+
+#: ``json_array`` writes about this many characters at a time.
+JSON_WRITE_CHUNK = 65536
 
 
 def dump_json(value: Any, *, ascii_only: bool = False) -> str:

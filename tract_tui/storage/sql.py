@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
 from tract_tui.models.review import Criteria
@@ -63,6 +64,40 @@ def fetch_all_fast(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = (
     finally:
         conn.text_factory = tolerant
     return conn.execute(sql, params).fetchall()
+
+
+def stream_fast(
+    conn: sqlite3.Connection, sql: str, params: Sequence[Any] = (), batch: int = 500
+) -> Iterator[Any]:
+    """The rows of ``sql`` from one cursor, decoded like :func:`fetch_all_fast`, a batch at a time.
+
+    The built-in decoder is on only while a batch is fetched: between batches
+    the caller may run its own statements on the connection, decoded the
+    tolerant way. If a value is not UTF-8, the query runs again (the same
+    snapshot: the caller's read transaction) from the row it had reached,
+    decoded the tolerant way.
+    """
+    cursor = conn.execute(sql, params)
+    tolerant = conn.text_factory
+    done = 0
+    while True:
+        conn.text_factory = str
+        try:
+            rows = cursor.fetchmany(batch)
+        except sqlite3.OperationalError as e:
+            if "decode" not in str(e):
+                raise
+            break
+        finally:
+            conn.text_factory = tolerant
+        if not rows:
+            return
+        yield from rows
+        done += len(rows)
+    rest = conn.execute(sql, params)
+    for _ in islice(rest, done):
+        pass
+    yield from rest
 
 
 def marks(n: int) -> str:
@@ -268,12 +303,18 @@ def stream_in_order(
 ) -> Iterator[tuple[Any, ...]]:
     """Every matching row, whole, in ``order_by`` order, holding one small batch at a time.
 
-    The order is taken over row ids alone (an index serves it, or SQLite sorts
-    keys only, never the rows' long values), then batches of rows are read by
+    When an index gives the order, the rows come straight from one cursor.
+    Otherwise the order is taken over row ids alone (SQLite sorts keys
+    only, never the rows' long values), then batches of rows are read by
     id: at most ``batch`` rows, and no more than about ``batch_chars``
     characters by ``size`` (an SQL expression of a row's long columns), so a
     table of megabyte rows costs no more memory than one of short rows.
     """
+    direct = f"SELECT {select} FROM {clause.table(table)}{clause.sql()} {order_by}"
+    if not _sorts(conn, direct, clause.params):
+        # an index gives the rows in order: one cursor, one batch in memory at a time
+        yield from stream_fast(conn, direct, clause.params, batch)
+        return
     ids = conn.execute(
         f"SELECT rowid, {size} FROM {clause.table(table)}{clause.sql()} {order_by}",
         clause.params,
@@ -289,18 +330,20 @@ def stream_in_order(
     yield from _rows_by_id(conn, select, table, pending)
 
 
+def _sorts(conn: sqlite3.Connection, query: str, params: Sequence[Any]) -> bool:
+    """Would SQLite sort this query's rows (a temp b-tree), rather than read them in order?"""
+    plan = conn.execute(f"EXPLAIN QUERY PLAN {query}", params).fetchall()
+    return any("TEMP B-TREE" in str(step[-1]) for step in plan)
+
+
 def _rows_by_id(
     conn: sqlite3.Connection, select: str, table: str, rowids: list[int]
 ) -> Iterator[tuple[Any, ...]]:
     """These rows, in the order of ``rowids`` (one rows' worth at a time when they are few)."""
     if not rowids:
         return
-    found = {
-        r[0]: r[1:]
-        for r in conn.execute(
-            f"SELECT rowid, {select} FROM {table} WHERE rowid IN ({marks(len(rowids))})", rowids
-        )
-    }
+    sql = f"SELECT rowid, {select} FROM {table} WHERE rowid IN ({marks(len(rowids))})"
+    found = {r[0]: r[1:] for r in fetch_all_fast(conn, sql, rowids)}
     for i in rowids:
         row = found.pop(i, None)
         if row is not None:
