@@ -994,14 +994,18 @@ def run_size(label: str, out: Path, quick: bool, reps: int | None) -> SizeResult
     plain_list = statistics.median(
         openbench.wall_output(openbench.obvious(openbench.OBVIOUS_LIST, path), other_reps)
     )
+    # The targets are for 100,000 pending and 1M log rows: below that, starting Python
+    # and importing tract-tui (about 0.15 s) is most of what is measured.
+    judged = pending >= 100_000
     rows.append(
         Row(
             f"list --json ({pending:,} rows)",
             app_list,
             plain_list,
-            target="<= 1.2x floor",
-            passed=app_list <= 1.2 * plain_list,
-            note="sqlite3 + json.loads + json.dumps as floor",
+            target="<= 1.2x floor" if judged else "",
+            passed=app_list <= 1.2 * plain_list if judged else None,
+            note="sqlite3 + json.loads + json.dumps as floor"
+            + ("" if judged else "; judged from 100,000 rows"),
         )
     )
     log_argv = [*tract_tui_argv(), "log", "--json", "--limit", "0", str(path)]
@@ -1009,14 +1013,15 @@ def run_size(label: str, out: Path, quick: bool, reps: int | None) -> SizeResult
     plain_log = statistics.median(
         openbench.wall_output(openbench.obvious(openbench.OBVIOUS_LOG, path), other_reps)
     )
+    judged = log_rows >= 1_000_000
     rows.append(
         Row(
             f"log --json --limit 0 ({log_rows:,} rows)",
             app_log,
             plain_log,
-            target="<= 1.2x floor",
-            passed=app_log <= 1.2 * plain_log,
-            note="sqlite3 + json.dumps as floor",
+            target="<= 1.2x floor" if judged else "",
+            passed=app_log <= 1.2 * plain_log if judged else None,
+            note="sqlite3 + json.dumps as floor" + ("" if judged else "; judged from 1M rows"),
         )
     )
 

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from textual.widgets import ContentSwitcher
+from textual.widgets import ContentSwitcher, Input
 
 from tests.apphelpers import SIZE, clock, pending_ids, review_logs, rows, settle, status_of
 from tract_tui.app import ReviewApp
@@ -485,3 +485,48 @@ async def test_2_while_the_log_view_is_being_built(
         pane = app.query_one(LogPane)
         assert pane.table.cache.get(0) is not None
         assert app.focused is pane.table
+
+
+async def test_the_log_is_built_after_a_zoom_that_was_open_at_its_time(
+    v5_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zoom (a modal screen) open when the prebuild comes: it waits, it does not crash."""
+    monkeypatch.setattr(app_module, "PREBUILD_LOG_AFTER", 3600)  # the test calls it
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")  # zoom
+        await settle(pilot)
+        assert app.screen is not app.screen_stack[0]
+        app.prebuild_log()
+        await settle(pilot)
+        await pilot.press("escape")
+        await asyncio.sleep(1.2)
+        await settle(pilot)
+        assert app.screen is app.screen_stack[0]
+        pane = app.query_one(LogPane)
+        assert pane.table.cache.get(0) is not None
+        assert app.focused is app.query_one(ProposalsPane).table
+
+
+async def test_a_word_typed_fast_after_slash_goes_into_the_filter_never_to_the_keys(
+    v5_db: Path,
+) -> None:
+    """``/`` then ``act`` as a terminal delivers a fast typist (or a paste): all four keys
+    arrive before ``/`` is handled. The ``a`` once approved the highlighted proposal and the
+    ``c`` opened the context view; the word belongs in the filter box."""
+    from textual import events
+
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key, char in (("slash", "/"), ("a", "a"), ("c", "c"), ("t", "t")):
+            app._driver.send_message(events.Key(key, char))  # as the terminal driver does
+        await settle(pilot)
+        assert app.current_tab == "proposals"
+        assert app.query_one("#proposals-filter", Input).value == "act"
+    with sqlite3.connect(v5_db) as conn:
+        approved = conn.execute(
+            "SELECT count(*) FROM policy_proposals WHERE status = 'approved'"
+        ).fetchone()[0]
+    assert approved == 0

@@ -27,7 +27,7 @@ def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
         if check():
             return
         time.sleep(0.1)
-    raise AssertionError("timed out")
+    raise AssertionError(f"timed out at line {sys._getframe(1).f_lineno}")
 
 
 class Tmux:
@@ -101,11 +101,23 @@ def test_a_full_review_at_80x24(v5_db: Path) -> None:
     term = Tmux([str(binary), str(v5_db)], size=(80, 24))
     try:
         run_full_review(term, v5_db, annotates)
-    except AssertionError:
-        raise AssertionError("the screen was:\n" + term.screen()) from None
+    except AssertionError as e:
+        raise AssertionError(f"{e}; the screen was:\n" + term.screen()) from None
     finally:
         term.kill()
     assert [o for _p, _t, o, *_ in review_logs(v5_db)] == ["approved"] * 3 + ["reopened"] * 3
+
+
+def press_until(term: Tmux, key: str, check: Callable[[], bool], tries: int = 5) -> None:
+    """Press ``key`` until ``check`` holds (for a key that does nothing when pressed again)."""
+    for _ in range(tries):
+        term.keys(key)
+        try:
+            wait_for(check, timeout=3.0)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"{key} never took effect")
 
 
 def run_full_review(term: Tmux, v5_db: Path, annotates: list[str]) -> None:
@@ -117,7 +129,10 @@ def run_full_review(term: Tmux, v5_db: Path, annotates: list[str]) -> None:
         wait_for(lambda: "filter: action:annotate" in term.screen())
         term.keys("Enter")  # zoom
         wait_for(lambda: f"annotate proposal {annotates[0]}" in term.screen())
-        time.sleep(0.5)  # the zoom screen takes its keys once mounted
+        # The zoom takes keys once mounted, which on a loaded machine can come well after
+        # its title is drawn: End (idempotent) until its body has scrolled, then Escape.
+        top = term.screen()
+        press_until(term, "End", lambda: term.screen() != top)
         term.keys("Escape")
         wait_for(lambda: "filter: action:annotate" in term.screen())
         term.keys("v", "j", "j", "v")  # mark a range of three

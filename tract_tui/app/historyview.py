@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Static
 
 from tract_tui.app.render import log_text, safe, short_id
-from tract_tui.app.table import VirtualTable
+from tract_tui.app.table import VirtualTable, focus_filter
 from tract_tui.app.workers import Cancelled, ServiceCalls
 from tract_tui.exceptions import FilterSyntaxError, ProposalNotFoundError
 from tract_tui.models.review import Decided, HistoryDetail, HistoryRow, split_trailer
@@ -168,6 +168,7 @@ class HistoryPane(ServiceCalls, Vertical):
             "Filter",
             id="history-filter",
             tooltip="Filter the history (status:rejected, policy:…, words)",
+            priority=True,
         ),
         Binding("J", "scroll_detail(4)", "Detail down", show=False),
         Binding("K", "scroll_detail(-4)", "Detail up", show=False),
@@ -309,7 +310,7 @@ class HistoryPane(ServiceCalls, Vertical):
     def action_focus_filter(self) -> None:
         box = self.query_one("#history-filter", Input)
         box.add_class("shown")
-        box.focus()
+        focus_filter(box)
 
     @on(Input.Submitted, "#history-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

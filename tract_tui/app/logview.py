@@ -20,7 +20,7 @@ from textual.widgets import Input, Select, Sparkline, Static
 
 from tract_tui.app.paging import LogSource
 from tract_tui.app.render import log_cells, log_detail_text, safe
-from tract_tui.app.table import VirtualTable
+from tract_tui.app.table import VirtualTable, focus_filter
 from tract_tui.app.workers import Cancelled, ServiceCalls
 from tract_tui.exceptions import FilterSyntaxError
 from tract_tui.models.review import LogEntry, LogFacets, LogStats, split_trailer
@@ -66,7 +66,14 @@ class LogPane(ServiceCalls, Vertical):
     """policy_log with filters; every query runs in a cancellable worker."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "focus_filter", "Filter", id="filter", tooltip="Edit the log filter"),
+        Binding(
+            "slash",
+            "focus_filter",
+            "Filter",
+            id="filter",
+            tooltip="Edit the log filter",
+            priority=True,
+        ),
         Binding("escape", "focus_table", "Back to the table", show=False),
         Binding(
             "p",
@@ -230,7 +237,7 @@ class LogPane(ServiceCalls, Vertical):
         self.review_app.zoom_record(pid)
 
     def action_focus_filter(self) -> None:
-        self.query_one("#log-filter", Input).focus()
+        focus_filter(self.query_one("#log-filter", Input))
 
     def action_focus_table(self) -> None:
         self.table.focus()

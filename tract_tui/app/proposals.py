@@ -22,7 +22,7 @@ from textual.widgets import Input, Static
 from tract_tui.app.decide import DecisionKeys
 from tract_tui.app.paging import Listing, ProposalSource, read_listing
 from tract_tui.app.render import detail_text, proposal_cells, safe
-from tract_tui.app.table import VirtualTable
+from tract_tui.app.table import VirtualTable, focus_filter
 from tract_tui.app.workers import Cancelled
 from tract_tui.exceptions import FilterSyntaxError, ProposalNotFoundError
 from tract_tui.models.review import Order, PendingCount, Proposal
@@ -89,7 +89,14 @@ class ProposalsPane(DecisionKeys):
     BINDINGS: ClassVar[list[BindingType]] = [
         *DecisionKeys.DECISION_BINDINGS,
         Binding("enter,plus", "zoom", "Zoom", id="zoom", tooltip="The proposal in full"),
-        Binding("slash", "focus_filter", "Filter", id="filter", tooltip="Filter the proposals"),
+        Binding(
+            "slash",
+            "focus_filter",
+            "Filter",
+            id="filter",
+            tooltip="Filter the proposals",
+            priority=True,
+        ),
         Binding("s", "sort", "Sort", id="sort", show=False, tooltip="Sort by the next column"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         Binding("J", "scroll_detail(4)", "Detail down", show=False),
@@ -344,7 +351,7 @@ class ProposalsPane(DecisionKeys):
     def action_focus_filter(self) -> None:
         box = self.query_one("#proposals-filter", Input)
         box.add_class("shown")
-        box.focus()
+        focus_filter(box)
 
     @on(Input.Submitted, "#proposals-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:

@@ -22,6 +22,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widgets import Input
 
 from tract_tui.app.paging import PageCache, PagePlan, PageSource
 from tract_tui.app.workers import ServiceCalls
@@ -346,3 +347,18 @@ class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
         """Redraw every row (marks changed on several of them)."""
         self._strips.clear()
         self.refresh()
+
+
+def focus_filter(box: Input) -> None:
+    """What ``/`` does: focus the filter box, or, typed in the box, a ``/`` of its text.
+
+    ``/`` is a priority key, handled as it arrives: the keys typed right after
+    it (a fast typist, a paste) then reach the box. Handled in turn, as an
+    ordinary key is, they went to the list first, where the ``a`` of
+    "action:" approved the highlighted proposal. ``Widget.focus()`` would
+    wait for the queued keys too: the focus moves at once.
+    """
+    if box.has_focus:
+        box.insert_text_at_cursor("/")
+    else:
+        box.screen.set_focus(box)

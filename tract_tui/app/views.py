@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual.containers import Vertical
+from textual.css.query import NoMatches
 from textual.widgets import ContentSwitcher
 
 from tract_tui.app.proposals import ProposalsPane
@@ -76,10 +77,21 @@ class Views:
         ``2`` a half-second wait. Done shortly after the first frame, before
         a person has read it, nobody waits for it.
         """
-        if self.service_or_none is not None and self.built("log") is None:
+        app = cast(Any, self)
+        stack = app.screen_stack
+        if self.service_or_none is None or not stack:  # not open yet, or closing
+            return
+        if stack[-1] is not stack[0]:  # a zoom, help or prompt is open: later
+            app.set_timer(1.0, self.prebuild_log)
+            return
+        if self.built("log") is None:
             from tract_tui.app.logview import LogPane
 
-            cast(LogPane, self.pane("log")).prepare()  # on mount, if not mounted yet
+            try:
+                pane = cast(LogPane, self.pane("log"))
+            except NoMatches:  # the main screen is being taken down: the app is closing
+                return
+            pane.prepare()  # on mount, if not mounted yet
 
     def action_show_tab(self, tab: str) -> None:
         app = cast(Any, self)
