@@ -487,6 +487,21 @@ async def test_2_while_the_log_view_is_being_built(
         assert app.focused is pane.table
 
 
+@pytest.mark.parametrize("delay", [0, 0.002, 0.02])
+async def test_quitting_while_the_log_view_is_being_mounted(
+    v5_db: Path, monkeypatch: pytest.MonkeyPatch, delay: float
+) -> None:
+    """The prebuild's mount met the shutdown (a CI run quit at 0.4 s): the log pane and
+    Textual's Select found their children gone and raised. Shutdown waits for the mount."""
+    monkeypatch.setattr(app_module, "PREBUILD_LOG_AFTER", 3600)  # the test calls it
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.prebuild_log()
+        await asyncio.sleep(delay)
+    assert app.return_code in (None, 0)
+
+
 async def test_the_log_is_built_after_a_zoom_that_was_open_at_its_time(
     v5_db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

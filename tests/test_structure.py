@@ -129,3 +129,6 @@ def test_the_textual_internals_we_override_still_exist() -> None:
     assert CoalescingFooter.bindings_changed is not Footer.bindings_changed
     source = Path(sys.modules[Footer.__module__].__file__ or "").read_text()
     assert "bindings_updated_signal.subscribe(self, self.bindings_changed)" in source
+    from textual.app import App
+
+    assert callable(getattr(App, "_shutdown", None)), "App._shutdown (ReviewApp waits in it)"

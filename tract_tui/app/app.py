@@ -315,6 +315,11 @@ class ReviewApp(Views, ServiceCalls, App[int]):
     def action_quit(self) -> None:  # type: ignore[override]
         self.exit(0)
 
+    async def _shutdown(self) -> None:
+        """Let a view being mounted finish before Textual takes the screens down."""
+        await self.views_mounted()
+        await super()._shutdown()
+
     # --- the command palette (Ctrl+P) ---------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

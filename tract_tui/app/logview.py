@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.timer import Timer
 from textual.widgets import Input, Select, Sparkline, Static
 
@@ -137,8 +138,11 @@ class LogPane(ServiceCalls, Vertical):
         return self.query_one("#log-table", VirtualTable)
 
     def on_mount(self) -> None:
-        if self.app.is_headless:
-            self.query_one("#log-filter", Input).cursor_blink = False
+        try:
+            if self.app.is_headless:
+                self.query_one("#log-filter", Input).cursor_blink = False
+        except NoMatches:  # mounted as the app closed (the prebuild): its children are gone
+            return
         self._ready = True
         asked, self._asked = self._asked, None
         if asked is not None:

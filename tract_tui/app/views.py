@@ -10,6 +10,8 @@ changed: reread what is on screen).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual.containers import Vertical
@@ -60,8 +62,22 @@ class Views:
         found = self.built(tab)
         if found is None:
             found = _build(tab)
-            cast(Any, self).query_one(f"#{tab}", Vertical).mount(found)
+            mounting = cast(Any, self).query_one(f"#{tab}", Vertical).mount(found)
+            self._mounting = [*getattr(self, "_mounting", []), mounting]
         return found
+
+    async def views_mounted(self, timeout: float = 2.0) -> None:
+        """Wait (a bounded time) for views still being mounted.
+
+        A view mounted as the app shuts down (the log's prebuild at the
+        moment of ``q``) met children already taken down: Textual's Select
+        then failed in its own ``on_mount``. Shutdown waits for this first.
+        """
+        mounting: list[Any] = getattr(self, "_mounting", [])
+        self._mounting = []
+        for awaited in mounting:
+            with contextlib.suppress(Exception):  # timed out, or the view went away: close
+                await asyncio.wait_for(asyncio.ensure_future(awaited), timeout)
 
     @property
     def current_tab(self) -> str | None:
