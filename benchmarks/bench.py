@@ -850,9 +850,9 @@ def run_size(label: str, out: Path, quick: bool, reps: int | None) -> SizeResult
     path, build_s, first_open_s = ensure_database(out, label)
     result = SizeResult(label, log_rows, pending, decided, build_s, first_open_s)
     big = label == "10m"  # copies of 6 GB, a --json of 10M rows: fewer repetitions
-    launch_reps = reps or (2 if quick else 5 if big else 11)
+    launch_reps = reps or (1 if quick else 5 if big else 11)
     other_reps = reps or (1 if quick or big else 3)
-    n_decisions = 20 if quick else 200
+    n_decisions = 10 if quick else 200
     rows = result.rows
 
     # First, as a console would have done on an earlier day (the '2' below would start it).

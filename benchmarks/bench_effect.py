@@ -149,6 +149,50 @@ def floor_ms(path: Path, reps: int) -> list[float]:
     ]
 
 
+def cold_ms(path: Path, pid: str, reps: int) -> list[float]:
+    """The first effect of a service just opened (its connection made before the clock)."""
+    out = []
+    for _ in range(reps):
+        with ReviewService.open(path, read_only=True) as svc:
+            svc.list_proposals(limit=1)
+            t = time.perf_counter()
+            svc.effect(pid)
+            out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def after_append_ms(path: Path, pid: str, reps: int) -> list[float]:
+    """A look after the agent committed one more message (the tract was kept)."""
+    out = []
+    with ReviewService.open(path, read_only=True) as svc:
+        svc.effect(pid)
+        conn = sqlite3.connect(path)
+        try:
+            for i in range(reps):
+                with conn:
+                    main = "SELECT commit_hash FROM refs WHERE tract_id = ? AND ref_name = ?"
+                    head = conn.execute(main, (TRACT, "refs/heads/main")).fetchone()[0]
+                    ctype, data = payload(1000 + i)
+                    blob = json.dumps(data)
+                    content, commit = digest("blob+", blob, i), digest("commit+", i)
+                    conn.execute("INSERT OR IGNORE INTO blobs VALUES (?, ?, ?, ?, ?)",
+                                 (content, blob, len(blob), 5, "2026-11-02 09:00:00"))  # fmt: skip
+                    conn.execute(
+                        "INSERT INTO commits (commit_hash, tract_id, parent_hash, content_hash,"
+                        " content_type, operation, token_count, created_at) VALUES"
+                        " (?, ?, ?, ?, ?, 'APPEND', 5, '2026-11-02 09:00:00')",
+                        (commit, TRACT, head, content, ctype),
+                    )
+                    conn.execute("UPDATE refs SET commit_hash = ? WHERE tract_id = ? AND"
+                                 " ref_name = 'refs/heads/main'", (commit, TRACT))  # fmt: skip
+                t = time.perf_counter()
+                svc.effect(pid)
+                out.append((time.perf_counter() - t) * 1000)
+        finally:
+            conn.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--commits", type=int, default=5000)
@@ -159,27 +203,32 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / f"effect-{args.commits}.db"
     ids = build(path, args.commits)
     floor = statistics.median(floor_ms(path, max(args.reps // 3, 5)))
-    svc = ReviewService.open(path, read_only=True)
     failed = False
-    try:
-        print(f"{args.commits:,} commits on one branch; floor (read + decode every commit): "
-              f"{floor:.1f} ms")  # fmt: skip
-        print(f"{'action':<10} {'p50 ms':>8} {'max ms':>8} {'x floor':>8}  verdict / summary")
-        for action, pid in ids.items():
+    print(f"{args.commits:,} commits on one branch; floor (read + decode every commit): "
+          f"{floor:.1f} ms")  # fmt: skip
+    print(f"{'action':<10} {'first':>7} {'p50 ms':>8} {'max ms':>8} {'x floor':>8}  "
+          "verdict / summary")  # fmt: skip
+    for action, pid in ids.items():
+        first = statistics.median(cold_ms(path, pid, max(args.reps // 5, 3)))
+        with ReviewService.open(path, read_only=True) as svc:
+            svc.effect(pid)  # the console's first look at this tract: not timed here
             times = []
             for _ in range(args.reps):
                 t = time.perf_counter()
                 effect = svc.effect(pid)
                 times.append((time.perf_counter() - t) * 1000)
-            p50 = statistics.median(times)
-            ok = p50 < TARGET_MS
-            failed |= not ok
-            print(
-                f"{action:<10} {p50:8.1f} {max(times):8.1f} {p50 / floor:8.2f}  "
-                f"{'PASS' if ok else 'FAIL'} (<{TARGET_MS:.0f} ms)  {effect.summary[:60]}"
-            )
-    finally:
-        svc.close()
+        p50 = statistics.median(times)
+        ok = p50 < TARGET_MS
+        failed |= not ok
+        print(
+            f"{action:<10} {first:7.1f} {p50:8.1f} {max(times):8.1f} {p50 / floor:8.2f}  "
+            f"{'PASS' if ok else 'FAIL'} (<{TARGET_MS:.0f} ms)  {effect.summary[:60]}"
+        )
+    grown = statistics.median(after_append_ms(path, ids["annotate"], max(args.reps // 3, 5)))
+    print(f"{'annotate, after the agent added a commit':<44} {grown:7.1f} ms  (p50; "
+          "the kept tract reads the new rows only)")  # fmt: skip
+    print("first: the first look at the tract in a service just opened (every blob decoded);"
+          " p50/max: each later look, as the console moves between proposals")  # fmt: skip
     return 1 if failed else 0
 
 

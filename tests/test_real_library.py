@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from tests.tractlib.compare import check, messages
-from tests.tractlib.harness import VERSIONS, ask, run_script
+from tests.tractlib.harness import VERSIONS, Library, ask, run_script
 from tests.tractlib.record import ANSWERS, answers_for
 from tract_tui.review.service import ReviewService
 
@@ -93,6 +93,39 @@ def test_every_prediction_matches_what_the_library_does(written, tmp_path: Path)
     for i, (label, effect) in enumerate(cases):
         kinds[check(effect, answers[2 * i], answers[2 * i + 1], (version, label))] += 1
     assert kinds["executed"] >= 12 and kinds["failed"] >= 12 and kinds["llm"] >= 1, kinds
+
+
+def test_a_service_kept_open_predicts_right_as_the_library_changes_the_file(
+    written, tmp_path: Path
+) -> None:
+    """The service keeps tracts it read between looks (review/tractcache.py). Here the
+    library executes proposal after proposal in place, on the very file one service
+    keeps open: each prediction, made from what was kept, still matches what the library
+    then does, and every tract's context matches its compile() after each step."""
+    version, dbs, _ = written
+    db = tmp_path / "kept.db"
+    shutil.copy(dbs[0], db)
+    svc = ReviewService.open(db, read_only=True)
+    kinds: dict[str, int] = {"executed": 0, "failed": 0, "llm": 0}
+    try:
+        pending = svc.list_proposals(limit=1000)
+        tracts = sorted({p.tract_id for p in pending})
+        for tract in tracts:
+            svc.context(tract)  # read and kept before the library changes anything
+        with Library(version) as library:
+            for p in pending:
+                label = (version, p.reason)
+                compiled = library.ask({"op": "compile", "db": str(db), "tract": p.tract_id})
+                effect = svc.effect(p.proposal_id)
+                done = library.ask({"op": "approve", "db": str(db), "tract": p.tract_id,
+                                    "proposal": p.proposal_id})  # fmt: skip
+                kinds[check(effect, compiled, done, label)] += 1
+                for tract in tracts:
+                    theirs = library.ask({"op": "compile", "db": str(db), "tract": tract})
+                    assert messages(svc.context(tract)) == theirs["messages"], (label, tract)
+    finally:
+        svc.close()
+    assert kinds["executed"] >= 8 and kinds["failed"] >= 4, kinds
 
 
 def test_the_recorded_answers_are_still_the_librarys(written) -> None:

@@ -70,3 +70,36 @@ def ask(version: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     crashed = [a["crash"] for a in answers if "crash" in a]
     assert not crashed, crashed[0]
     return answers
+
+
+class Library:
+    """One library process answering oracle tasks one at a time (``oracle.py -``).
+
+    For a test that changes a file with the library between its own looks
+    at it: starting the library per step would cost a second each.
+    """
+
+    def __init__(self, version: str) -> None:
+        self.process = subprocess.Popen(
+            [str(python_for(version)), str(HERE / "oracle.py"), "-"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
+
+    def ask(self, task: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(task) + "\n")
+        self.process.stdin.flush()
+        answer: dict[str, Any] = json.loads(self.process.stdout.readline())
+        assert "crash" not in answer, answer["crash"]
+        return answer
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()

@@ -1,6 +1,8 @@
 """The tract library's own answers, as JSON: run inside an environment with tract installed.
 
 usage: python oracle.py TASKS.json   (a list of tasks; prints a list of answers)
+       python oracle.py -            (one task per line on stdin, one answer per line out:
+                                      a test interleaves the library's steps with its own)
 
 Tasks:
   {"op": "compile", "db": PATH, "tract": ID, "head": HASH or null}
@@ -74,7 +76,18 @@ def run(task: dict) -> dict:
             t.close()
 
 
+def answer(task: dict) -> dict:
+    try:
+        return run(task)
+    except Exception:
+        return {"crash": traceback.format_exc()}
+
+
 def main() -> None:
+    if sys.argv[1] == "-":
+        for line in sys.stdin:
+            print(json.dumps(answer(json.loads(line))), flush=True)
+        return
     with open(sys.argv[1]) as f:
         tasks = json.load(f)
     out = []

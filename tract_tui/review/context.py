@@ -126,6 +126,12 @@ class TractReader:
     #: True once every annotation of this tract's commits is in _notes (load does it).
     _all_notes: bool = False
     _merges: dict[str, list[str]] | None = None
+    #: walk() and context_rows() by head: one look (before, after, a range) reuses them.
+    _chains: dict[str, list[CommitRecord]] = field(default_factory=dict)
+    _walks: dict[str, list[CommitRecord]] = field(default_factory=dict)
+    _rows: dict[str, list[ContextRow]] = field(default_factory=dict)
+    #: A blob was missing (it may yet be written): this look's rows are not kept.
+    _missing: bool = False
 
     @classmethod
     def load(
@@ -171,10 +177,23 @@ class TractReader:
     # --- what compile reads --------------------------------------------------------------
 
     def chain(self, head: str) -> list[CommitRecord]:
-        """First-parent ancestors of ``head`` within the tract, root first (get_ancestors)."""
+        """First-parent ancestors of ``head`` within the tract, root first (get_ancestors).
+
+        Kept per head, like the walk: callers read it, never change it.
+        """
+        found = self._chains.get(head)
+        if found is None:
+            found = self._chains[head] = self._chain(head)
+        return found
+
+    def _chain(self, head: str) -> list[CommitRecord]:
         out: list[CommitRecord] = []
         current: str | None = head
+        known = self._chains
         while current is not None and current in self.commits:
+            if current in known:  # an ancestor's chain, kept: the agent committed since
+                out.reverse()
+                return [*known[current], *out]
             c = self.commits[current]
             out.append(c)
             current = c.parent_hash
@@ -195,13 +214,11 @@ class TractReader:
     def preload(self, commits: Iterable[CommitRecord]) -> None:
         """Read the blobs (those not already extracted) and annotations of many commits."""
         commits = list(commits)
-        want = {
-            c.content_hash
-            for c in commits
-            if c.content_hash not in self._payloads and self.texts.get(c.content_hash) is None
-        }
+        extracted, raw = self.texts._texts, self._payloads
+        want = {h for c in commits if (h := c.content_hash) not in raw and h not in extracted}
         self._payloads.update(q.payloads(self.conn, want))
-        hashes = [c.commit_hash for c in commits if not self._noted(c.commit_hash)]
+        notes, own = self._notes, self.commits if self._all_notes else {}
+        hashes = [h for c in commits if (h := c.commit_hash) not in notes and h not in own]
         found = q.latest_annotations(self.conn, hashes)
         self._notes.update({h: found.get(h) for h in hashes})
 
@@ -226,6 +243,7 @@ class TractReader:
             return cached
         raw = self.payload(content_hash)
         if raw is None:  # not cached: the blob may still be written
+            self._missing = True
             return MISSING.role, MISSING.content, False
         try:
             data = json.loads(raw)
@@ -246,7 +264,55 @@ class TractReader:
 
 
 def walk(reader: TractReader, head: str) -> list[CommitRecord]:
-    """The commits compile reads: the chain, each merge's second parent's own commits first."""
+    """The commits compile reads: the chain, each merge's second parent's own commits first.
+
+    Kept per head on the reader (a list nobody changes): predicting an
+    effect walks the same head for the context before and after.
+    """
+    found = reader._walks.get(head)
+    if found is None:
+        found = reader._walks[head] = _walk(reader, head)
+    return found
+
+
+def head_rows(reader: TractReader, head: str) -> list[ContextRow]:
+    """``context_rows`` of the walk from ``head``, kept on the reader like the walk."""
+    found = reader._rows.get(head)
+    if found is None:
+        commits = walk(reader, head)
+        found = _grown_rows(reader, commits)
+        if found is None:
+            found = context_rows(reader, commits)
+        if not reader._missing:
+            reader._rows[head] = found
+    return found
+
+
+#: How far back from a new head to look for one whose rows are kept.
+GROWN_LIMIT = 1_000
+
+
+def _grown_rows(reader: TractReader, commits: list[CommitRecord]) -> list[ContextRow] | None:
+    """The rows of an ancestor's head, kept, plus those of the commits added after it.
+
+    Exact when the added commits are plain (no EDIT: an edit rewrites an
+    earlier row) and the tract has no merges (a merge brings commits from
+    before). Otherwise None: compile the whole walk.
+    """
+    if reader.merge_parents():
+        return None
+    kept = reader._rows
+    for back in range(1, min(len(commits), GROWN_LIMIT) + 1):
+        c = commits[-back]
+        if c.operation == "EDIT":
+            return None
+        known = kept.get(c.commit_hash) if back > 1 else None
+        if known is not None:
+            return [*known, *context_rows(reader, commits[len(commits) - back + 1 :])]
+    return None
+
+
+def _walk(reader: TractReader, head: str) -> list[CommitRecord]:
     first = reader.chain(head)
     parents = reader.merge_parents()
     if not parents:
@@ -289,6 +355,7 @@ def context_rows(reader: TractReader, commits: list[CommitRecord]) -> list[Conte
     reader.preload(edits.values())
     defaults = DEFAULT_PRIORITIES_V8 if reader.version >= 8 else DEFAULT_PRIORITIES
     notes = reader._notes
+    cached = reader.texts._texts
     text = reader.text
     rows = []
     for c in commits:
@@ -297,7 +364,8 @@ def context_rows(reader: TractReader, commits: list[CommitRecord]) -> list[Conte
         note = notes.get(c.commit_hash)
         priority = note.priority if note is not None else defaults.get(c.content_type, "NORMAL")
         source = edits.get(c.commit_hash) or c
-        role, content, sized = text(source.content_hash)
+        extracted = cached.get(source.content_hash) or text(source.content_hash)
+        role, content, sized = extracted
         tokens = source.token_count if sized else None
         message = ContextMessage(role, content, c.commit_hash, tokens)
         rows.append(ContextRow(message, priority, priority != "SKIP", source is not c))
@@ -313,7 +381,7 @@ def compile_head(reader: TractReader, head: str | None) -> Context:
     """What ``Tract.compile()`` returns for a head (empty when there is none)."""
     if head is None:
         return Context(())
-    return compile_commits(reader, walk(reader, head))
+    return Context(tuple(r.message for r in head_rows(reader, head) if r.shown))
 
 
 def context_view(reader: TractReader, branch: str | None) -> ContextView:
@@ -322,5 +390,5 @@ def context_view(reader: TractReader, branch: str | None) -> ContextView:
         head, shown_branch = reader.head(), reader.current_branch()
     else:
         head, shown_branch = reader.branch_tip(branch), branch
-    rows = context_rows(reader, walk(reader, head)) if head is not None else []
+    rows = head_rows(reader, head) if head is not None else []
     return ContextView(reader.tract_id, shown_branch, head, tuple(rows))

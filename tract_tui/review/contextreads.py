@@ -13,8 +13,9 @@ import sqlite3
 from tract_tui.exceptions import ProposalNotFoundError
 from tract_tui.models.context import Context, ContextView, Effect
 from tract_tui.models.review import Proposal
-from tract_tui.review.context import TextCache, TractReader, compile_head, context_view
+from tract_tui.review.context import TractReader, compile_head, context_view
 from tract_tui.review.effect import predict
+from tract_tui.review.tractcache import TractCaches
 from tract_tui.storage import context as context_store
 from tract_tui.storage import proposals
 from tract_tui.storage.connection import ConnectionPool
@@ -30,13 +31,13 @@ class ContextReads:
         """The file's schema version (compile's defaults changed at 8)."""
         raise NotImplementedError
 
-    _texts: TextCache | None = None
+    _tracts: TractCaches | None = None
 
     def _reader(self, conn: sqlite3.Connection, tract_id: str) -> TractReader:
-        """A tract read from ``conn``'s snapshot, with the service's extracted texts."""
-        if self._texts is None:
-            self._texts = TextCache()
-        return TractReader.load(conn, tract_id, self.version, self._texts)
+        """A tract read from ``conn``'s snapshot, reusing what the service read before."""
+        if self._tracts is None:
+            self._tracts = TractCaches()
+        return self._tracts.reader(conn, tract_id, self.version)
 
     def _effect(self, conn: sqlite3.Connection, proposal: Proposal) -> Effect:
         reader = self._reader(conn, proposal.tract_id)

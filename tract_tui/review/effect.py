@@ -22,9 +22,8 @@ from typing import Any
 from tract_tui.models.context import Context, ContextMessage, Effect
 from tract_tui.models.review import Proposal
 from tract_tui.review import effect_compress
-from tract_tui.review.context import TractReader, compile_commits, compile_head, walk
+from tract_tui.review.context import TractReader, compile_head, head_rows, walk
 from tract_tui.storage import context as q
-from tract_tui.storage.context import AnnotationRecord
 
 #: The priorities ``_dispatch_action`` understands; any other text means NORMAL.
 ANNOTATE_PRIORITIES = {"pinned": "PINNED", "normal": "NORMAL", "skip": "SKIP"}
@@ -114,14 +113,15 @@ def _annotate(reader: TractReader, params: Any, before: Context) -> Outcome:
         return fail(f"CommitNotFoundError: Commit not found: {target}")
     head = reader.head()
     commits = walk(reader, head) if head is not None else []
-    old = reader.annotation(target)
     on_branch = next((c for c in commits if c.commit_hash == target), None)
     was = reader.priority(on_branch) if on_branch is not None else None
-    reader._notes[target] = AnnotationRecord(new, params.get("reason"), "")
-    try:
-        after = compile_commits(reader, commits)
-    finally:
-        reader._notes[target] = old
+    after = before
+    if on_branch is not None and head is not None and (was == "SKIP") != (new == "SKIP"):
+        # only the target's own row can change: shown or not, by its new priority
+        after = Context(tuple(
+            r.message for r in head_rows(reader, head)
+            if (r.shown if r.message.commit_hash != target else new != "SKIP")
+        ))  # fmt: skip
     short = target[:8]
     if owner != reader.tract_id:
         return Outcome(None, after, f"sets {short} of tract {owner} to {new.lower()}; this "

@@ -20,9 +20,8 @@ from typing import Any
 from tract_tui.models.context import Context, ContextMessage
 from tract_tui.review.context import (
     TractReader,
-    compile_commits,
+    compile_head,
     default_priority,
-    walk,
 )
 from tract_tui.storage.context import CommitRecord
 
@@ -207,8 +206,7 @@ def _after(
 ) -> Context:
     """The context once the range is replaced: the commits before it, then the new ones."""
     start = chain.index(scope[0])
-    prefix = walk(reader, chain[start - 1].commit_hash) if start else []
-    kept = compile_commits(reader, prefix).messages
+    kept = compile_head(reader, chain[start - 1].commit_hash if start else None).messages
     first_of_group = {g[0] for g in groups}
     added: list[ContextMessage] = []
     for c in scope:

@@ -63,11 +63,15 @@ def tables(conn: sqlite3.Connection) -> set[str]:
     return {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
-def commits_of(conn: sqlite3.Connection, tract_id: str) -> dict[str, CommitRecord]:
+def commits_of(
+    conn: sqlite3.Connection, tract_id: str, after_rowid: int | None = None
+) -> dict[str, CommitRecord]:
     """Every commit of the tract, by hash (the library walks chains within one tract).
 
-    The library writes text in these columns; SQLite casts anything else (a
-    hand-made file) to text here, so the records hold what their types say.
+    With ``after_rowid``, only the rows written after that one (a kept
+    tract catching up). The library writes text in these columns; SQLite
+    casts anything else (a hand-made file) to text here, so the records
+    hold what their types say.
     """
     target = "edit_target" if "edit_target" in _columns(conn, "commits") else "response_to"
     sql = (
@@ -76,7 +80,43 @@ def commits_of(conn: sqlite3.Connection, tract_id: str) -> dict[str, CommitRecor
         f" CAST({target} AS TEXT), coalesce(CAST(token_count AS INTEGER), 0),"
         " CAST(created_at AS TEXT) FROM commits WHERE tract_id = ?"
     )
-    return {r[0]: CommitRecord(*r) for r in fetch_all_fast(conn, sql, (tract_id,))}
+    args: tuple[object, ...] = (tract_id,)
+    if after_rowid is not None:
+        sql, args = sql + " AND rowid > ?", (tract_id, after_rowid)
+    return {r[0]: CommitRecord(*r) for r in fetch_all_fast(conn, sql, args)}
+
+
+def commits_key(conn: sqlite3.Connection, tract_id: str) -> tuple[int, int, str | None]:
+    """(count, last rowid, its hash) of the tract's commits: what a kept copy checks.
+
+    The library only ever inserts commits, and deletes them (a delete sets
+    its children's parent to NULL, the one update it makes). An insert
+    raises the last rowid, or reuses a deleted last one under a new hash;
+    a delete alone lowers the count. So an equal key means equal commits.
+    """
+    row = conn.execute(
+        "SELECT count(*), max(rowid) FROM commits WHERE tract_id = ?", (tract_id,)
+    ).fetchone()
+    count, last = int(row[0]), row[1]
+    if last is None:
+        return 0, 0, None
+    found = conn.execute("SELECT CAST(commit_hash AS TEXT) FROM commits WHERE rowid = ?", (last,))
+    return count, int(last), found.fetchone()[0]
+
+
+def annotations_key(conn: sqlite3.Connection) -> tuple[object, ...]:
+    """(count, the last row) of the whole annotations table: equal key, equal annotations.
+
+    Whole-table: an annotation's target may be in another tract than its
+    writer. Rows are inserted, and deleted with their commit; the last row's
+    content tells a reused rowid apart.
+    """
+    count = conn.execute("SELECT count(*) FROM annotations").fetchone()[0]
+    last = conn.execute(
+        "SELECT rowid, target_hash, priority, created_at FROM annotations"
+        " ORDER BY rowid DESC LIMIT 1"
+    ).fetchone()
+    return (count, *(last or ()))
 
 
 def commit(conn: sqlite3.Connection, commit_hash: str) -> str | None:
