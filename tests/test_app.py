@@ -545,3 +545,58 @@ async def test_a_word_typed_fast_after_slash_goes_into_the_filter_never_to_the_k
             "SELECT count(*) FROM policy_proposals WHERE status = 'approved'"
         ).fetchone()[0]
     assert approved == 0
+
+
+def send_keys(app: ReviewApp, *keys: str) -> None:
+    """Keys as a fast typist's terminal delivers them: all queued before the first is handled."""
+    from textual import events
+
+    chars = {"enter": "\r", "space": " "}
+    for key in keys:
+        char = chars.get(key, key if len(key) == 1 else None)
+        app._driver.send_message(events.Key(key, char))  # type: ignore[union-attr]
+
+
+async def test_a_reason_typed_fast_after_r_lands_in_the_prompt(v5_db: Path) -> None:
+    """``r`` then ``a b``: the letters met the prompt before its box had the focus and were
+    dropped (the reason lost its start). They belong in the reason; nothing is approved."""
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.query_one(ProposalsPane).table.cursor_row.proposal_id
+        send_keys(app, "r", "a", "space", "b")
+        await settle(pilot)
+        assert app.screen.query_one("#reason", Input).value == "a b"
+        await pilot.press("enter")
+        await settle(pilot)
+    with sqlite3.connect(v5_db) as conn:
+        decided = conn.execute(
+            "SELECT proposal_id, status FROM policy_proposals WHERE status IN"
+            " ('approved', 'rejected') AND proposal_id = ?",
+            (first,),
+        ).fetchall()
+        approved = conn.execute(
+            "SELECT count(*) FROM policy_proposals WHERE status = 'approved'"
+        ).fetchone()[0]
+    conn.close()
+    assert decided == [(first, "rejected")] and approved == 0
+    ((_, _, outcome, reason, _, _),) = review_logs(v5_db)
+    assert outcome == "rejected" and reason.endswith(": a b")
+
+
+async def test_keys_typed_fast_after_enter_go_to_the_zoom(v5_db: Path) -> None:
+    """Enter then ``a``: the zoom was pushed only once its content was read, so the ``a``
+    approved the proposal being zoomed. The zoom opens at once and takes the keys."""
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        send_keys(app, "enter", "a", "j")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ZoomScreen"
+        assert "reading" not in str(app.screen.query_one("#zoom-text").render())
+    with sqlite3.connect(v5_db) as conn:
+        approved = conn.execute(
+            "SELECT count(*) FROM policy_proposals WHERE status = 'approved'"
+        ).fetchone()[0]
+    conn.close()
+    assert approved == 0

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -114,6 +116,10 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         self._switch_interval: float | None = None
         #: Called once the first frame (with the preloaded rows) is drawn.
         self.first_frame_hooks: list[Callable[[], object]] = []
+        #: The screen each key was typed at, until it is handled (see on_key).
+        self._key_screens: weakref.WeakKeyDictionary[events.Key, Screen[Any]] = (
+            weakref.WeakKeyDictionary()
+        )
         self.settings = user_settings.load()
         # a file name may hold escape sequences: shown only as printable text
         self.sub_title = printable(os.path.basename(self.db_path))
@@ -314,6 +320,23 @@ class ReviewApp(Views, ServiceCalls, App[int]):
 
     def action_quit(self) -> None:  # type: ignore[override]
         self.exit(0)
+
+    # --- keys typed faster than a screen opens -------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self._key_screens[event] = self.screen  # where it was typed
+        await super().on_event(event)
+
+    def on_key(self, event: events.Key) -> None:
+        """A key on its way back up from a screen that another covered meanwhile: typed
+        right after ``r`` or Enter (or pasted), it met the new prompt or zoom before that
+        had the focus, found no binding and was dropped; the reason lost its first letters.
+        It goes to the screen on top now, as if typed there."""
+        typed_at = self._key_screens.pop(event, None)
+        if typed_at is not None and typed_at is not self.screen:
+            event.prevent_default()  # no bindings looked up on a screen it was not typed at
+            self.post_message(events.Key(event.key, event.character))
 
     async def _shutdown(self) -> None:
         """Let a view being mounted finish before Textual takes the screens down."""

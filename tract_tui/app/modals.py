@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -49,6 +50,18 @@ class RejectPrompt(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(event.value)
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys that came before the box had the focus (typed fast after ``r``, or pasted)
+        belong in it: they were lost, and the reason started mid-word."""
+        box = self.query_one("#reason", Input)
+        if event.is_printable and event.character is not None:  # the box takes all of these
+            event.stop()
+            box.insert_text_at_cursor(event.character)
+            box.focus()
+        elif event.key == "enter" and self.focused is not box:  # not the box's own Enter
+            event.stop()
+            self.dismiss(box.value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -168,10 +181,32 @@ class ZoomScreen(Screen[None]):
         Binding("end,G", "bottom", "Bottom", show=False),
     ]
 
-    def __init__(self, title: str, body: Text) -> None:
+    def __init__(self, title: str, body: Text | None = None) -> None:
+        """``body`` None: the screen opens at once and says it is reading; ``fill`` it later.
+
+        Opened before its content is read, it takes the keys typed right after
+        the Enter that asked for it: they once went to the list below and an
+        ``a`` typed fast approved the proposal being zoomed.
+        """
         super().__init__()
         self.title_text = title
-        self.body = body
+        self.body = body if body is not None else Text("reading…", style="dim")
+
+    def fill(self, title: str, body: Text) -> None:
+        """The content, once read (before or after the screen was composed)."""
+        self.title_text, self.body = title, body
+        for widget in self.query("#zoom-title").results(Static):
+            widget.update(Text(title))
+        for widget in self.query("#zoom-text").results(Static):
+            widget.update(body)
+
+    def failed(self, error: BaseException) -> None:
+        """The content could not be read: close, and say why."""
+        from tract_tui.app.workers import report_error
+
+        if self.is_attached and self in self.app.screen_stack:
+            self.dismiss(None)
+        report_error(self.app, error)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.title_text), id="zoom-title")

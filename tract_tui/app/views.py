@@ -150,4 +150,6 @@ class Views:
             title = f"{safe(detail.proposal.action_type)} proposal {safe(proposal_id)}: record"
             return title, history_detail_text(detail)
 
-        app.call_service(load, lambda z: app.push_screen(ZoomScreen(*z)), group="record-zoom")
+        screen = ZoomScreen(f"proposal {safe(proposal_id)}: record")
+        app.push_screen(screen)  # now: the keys typed next are the zoom's
+        app.call_service(load, lambda z: screen.fill(*z), group="record-zoom", failed=screen.failed)
