@@ -567,8 +567,11 @@ async def test_a_reason_typed_fast_after_r_lands_in_the_prompt(v5_db: Path) -> N
         send_keys(app, "r", "a", "space", "b")
         await settle(pilot)
         assert app.screen.query_one("#reason", Input).value == "a b"
-        await pilot.press("enter")
+        await pilot.press("escape")
         await settle(pilot)
+        send_keys(app, "r", "a", "space", "b", "enter")  # the Enter too: it rejects
+        await settle(pilot)
+        assert app.screen is app.screen_stack[0]
     with sqlite3.connect(v5_db) as conn:
         decided = conn.execute(
             "SELECT proposal_id, status FROM policy_proposals WHERE status IN"
@@ -594,6 +597,11 @@ async def test_keys_typed_fast_after_enter_go_to_the_zoom(v5_db: Path) -> None:
         await settle(pilot)
         assert type(app.screen).__name__ == "ZoomScreen"
         assert "reading" not in str(app.screen.query_one("#zoom-text").render())
+        table = app.query_one(ProposalsPane).table
+        assert table.cursor == 0
+        send_keys(app, "escape", "j", "enter", "escape", "j")  # back, down, zoom, back, down
+        await settle(pilot)
+        assert app.screen is app.screen_stack[0] and table.cursor == 2
     with sqlite3.connect(v5_db) as conn:
         approved = conn.execute(
             "SELECT count(*) FROM policy_proposals WHERE status = 'approved'"

@@ -85,6 +85,8 @@ class ContextPane(ServiceCalls, Vertical):
             id="pick",
             tooltip="Choose which tract and branch to read",
         ),
+        # Enter is the views' own binding (the help names it), acted on in typing order.
+        Binding("enter", "zoom_row", "", show=False),
     ]
 
     DEFAULT_CSS = """
@@ -258,10 +260,17 @@ class ContextPane(ServiceCalls, Vertical):
 
     @on(VirtualTable.Selected, "#ctx-table")
     def _selected(self, event: VirtualTable.Selected) -> None:
-        """Enter on a message: all of it."""
+        """A double click on a message: as Enter."""
+        self.zoom(event.row[1])
+
+    def action_zoom_row(self) -> None:
+        if self.table.cursor_row is not None:
+            self.zoom(self.table.cursor_row[1])
+
+    def zoom(self, row: ContextRow) -> None:
+        """A message, all of it."""
         from tract_tui.app.modals import ZoomScreen
 
-        row: ContextRow = event.row[1]
         commit = safe(row.message.commit_hash or "")[:12]
         tract = safe(self.view.tract_id) if self.view else ""
         title = f"{tract} · {commit} · {safe(row.priority.lower())}"

@@ -76,6 +76,8 @@ class LogPane(ServiceCalls, Vertical):
             priority=True,
         ),
         Binding("escape", "focus_table", "Back to the table", show=False),
+        # Enter is the views' own binding (the help names it), acted on in typing order.
+        Binding("enter", "zoom_row", "", show=False),
         Binding(
             "p",
             "proposal",
@@ -344,10 +346,17 @@ class LogPane(ServiceCalls, Vertical):
 
     @on(VirtualTable.Selected, "#log-table")
     def _selected(self, event: VirtualTable.Selected) -> None:
-        """Enter on a row: the row in full (an error row leads with its error)."""
+        """A double click on a row: as Enter."""
+        self.zoom(event.row)
+
+    def action_zoom_row(self) -> None:
+        if self.table.cursor_row is not None:
+            self.zoom(self.table.cursor_row)
+
+    def zoom(self, row: LogEntry) -> None:
+        """The row in full (an error row leads with its error)."""
         from tract_tui.app.modals import ZoomScreen
 
-        row: LogEntry = event.row
         title = f"log row {row.id}: {safe(row.outcome)} · {safe(row.policy_name)}"
         self.app.push_screen(ZoomScreen(title, log_detail_text(row)))
 

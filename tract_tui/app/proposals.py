@@ -327,7 +327,7 @@ class ProposalsPane(DecisionKeys):
 
     @on(VirtualTable.Selected, "#proposals-table")
     def _selected(self, event: VirtualTable.Selected) -> None:
-        """Enter on a row (the table takes the key, so the zoom binding is for ``+``)."""
+        """A double click on a row: as Enter."""
         event.stop()
         self.action_zoom()
 

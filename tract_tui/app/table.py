@@ -247,13 +247,6 @@ class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
                 self.post_message(self.Selected(self, y, self.cursor_row))
             self.cursor = y
 
-    def key_enter(self, event: events.Key) -> None:
-        # Stopped here: left to bubble, the same Enter would reach the bindings of the
-        # screen the Selected handler just pushed (a zoom that closes on Enter).
-        event.stop()
-        if self.cursor_row is not None:
-            self.post_message(self.Selected(self, self.cursor, self.cursor_row))
-
     # --- rendering ----------------------------------------------------------------
 
     def layout_columns(self, width: int) -> list[tuple[Column, int]]:
