@@ -113,6 +113,8 @@ class TractReader:
     ``version`` is the file's schema version (defaults changed at 8).
     ``texts`` carries extracted message texts between readers (the service
     keeps one), so a second look at the same tract decodes nothing again.
+    review/tractcache.py's ``load`` builds it, sharing what a service kept
+    (commits, annotations, chains, walks, compiled rows) while it holds.
     """
 
     conn: sqlite3.Connection
@@ -123,7 +125,7 @@ class TractReader:
     texts: TextCache = field(default_factory=TextCache)
     _payloads: dict[str, str] = field(default_factory=dict)
     _notes: dict[str, AnnotationRecord | None] = field(default_factory=dict)
-    #: True once every annotation of this tract's commits is in _notes (load does it).
+    #: True once every annotation of this tract's commits is in _notes (tractcache.load).
     _all_notes: bool = False
     _merges: dict[str, list[str]] | None = None
     #: walk() and context_rows() by head: one look (before, after, a range) reuses them.
@@ -132,17 +134,6 @@ class TractReader:
     _rows: dict[str, list[ContextRow]] = field(default_factory=dict)
     #: A blob was missing (it may yet be written): this look's rows are not kept.
     _missing: bool = False
-
-    @classmethod
-    def load(
-        cls, conn: sqlite3.Connection, tract_id: str, version: int, texts: TextCache | None = None
-    ) -> TractReader:
-        reader = cls(conn, tract_id, version, texts=texts or TextCache())
-        reader.commits = q.commits_of(conn, tract_id)
-        reader.refs = q.refs_of(conn, tract_id)
-        reader._notes.update(q.tract_annotations(conn, tract_id))
-        reader._all_notes = True
-        return reader
 
     # --- refs ----------------------------------------------------------------------
 
@@ -370,11 +361,6 @@ def context_rows(reader: TractReader, commits: list[CommitRecord]) -> list[Conte
         message = ContextMessage(role, content, c.commit_hash, tokens)
         rows.append(ContextRow(message, priority, priority != "SKIP", source is not c))
     return rows
-
-
-def compile_commits(reader: TractReader, commits: list[CommitRecord]) -> Context:
-    """The messages of an already walked list of commits (edits applied, SKIP hidden)."""
-    return Context(tuple(r.message for r in context_rows(reader, commits) if r.shown))
 
 
 def compile_head(reader: TractReader, head: str | None) -> Context:
