@@ -468,9 +468,16 @@ class RenderProbe:
 
 
 async def settle(pilot: Any, rounds: int = 3) -> None:
+    from textual.worker import WorkerCancelled
+
     for _ in range(rounds):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        for _attempt in range(20):  # a worker a newer one replaced ends cancelled: fine
+            try:
+                await pilot.app.workers.wait_for_complete()
+                break
+            except WorkerCancelled:
+                await pilot.pause()
     await pilot.pause()
 
 

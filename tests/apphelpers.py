@@ -27,11 +27,12 @@ async def settle(pilot: Pilot[Any], rounds: int = 4) -> None:
     """
     for _ in range(rounds):
         await pilot.pause()
-        try:
-            await pilot.app.workers.wait_for_complete()
-        except WorkerCancelled:
-            await pilot.pause()
-            await pilot.app.workers.wait_for_complete()
+        for _attempt in range(20):  # under load the live poll can be replaced twice in a row
+            try:
+                await pilot.app.workers.wait_for_complete()
+                break
+            except WorkerCancelled:  # raised at once: wait again for the others
+                await pilot.pause()
     await pilot.pause()
 
 
