@@ -530,13 +530,10 @@ async def test_a_word_typed_fast_after_slash_goes_into_the_filter_never_to_the_k
     """``/`` then ``act`` as a terminal delivers a fast typist (or a paste): all four keys
     arrive before ``/`` is handled. The ``a`` once approved the highlighted proposal and the
     ``c`` opened the context view; the word belongs in the filter box."""
-    from textual import events
-
     app = app_for(v5_db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        for key, char in (("slash", "/"), ("a", "a"), ("c", "c"), ("t", "t")):
-            app._driver.send_message(events.Key(key, char))  # as the terminal driver does
+        send_keys(app, "slash", "a", "c", "t")
         await settle(pilot)
         assert app.current_tab == "proposals"
         assert app.query_one("#proposals-filter", Input).value == "act"
@@ -551,7 +548,7 @@ def send_keys(app: ReviewApp, *keys: str) -> None:
     """Keys as a fast typist's terminal delivers them: all queued before the first is handled."""
     from textual import events
 
-    chars = {"enter": "\r", "space": " "}
+    chars = {"enter": "\r", "space": " ", "slash": "/"}
     for key in keys:
         char = chars.get(key, key if len(key) == 1 else None)
         app._driver.send_message(events.Key(key, char))  # type: ignore[union-attr]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import ClassVar
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
@@ -207,6 +207,16 @@ class ZoomScreen(Screen[None]):
         if self.is_attached and self in self.app.screen_stack:
             self.dismiss(None)
         report_error(self.app, error)
+
+    @classmethod
+    def open_reading(
+        cls, host: Any, title: str, load: Callable[[Any], tuple[str, Text]], group: str
+    ) -> None:
+        """Open a zoom now and fill it with ``load``'s (title, body), read by ``host``
+        (a ServiceCalls widget or app) in a worker: the keys typed next are the zoom's."""
+        screen = cls(title)
+        host.app.push_screen(screen)
+        host.call_service(load, lambda z: screen.fill(*z), group=group, failed=screen.failed)
 
     def compose(self) -> ComposeResult:
         yield Static(Text(self.title_text), id="zoom-title")

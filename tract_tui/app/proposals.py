@@ -343,11 +343,7 @@ class ProposalsPane(DecisionKeys):
             title = f"{safe(detail.proposal.action_type)} proposal {safe(row.proposal_id)}"
             return title, detail_text(detail, now, full=True, width=width - 4)
 
-        screen = ZoomScreen(f"proposal {safe(row.proposal_id)}")
-        self.app.push_screen(screen)  # now: the keys typed next are the zoom's
-        self.call_service(
-            load, lambda z: screen.fill(*z), group="proposals-zoom", failed=screen.failed
-        )
+        ZoomScreen.open_reading(self, f"proposal {safe(row.proposal_id)}", load, "proposals-zoom")
 
     def action_focus_filter(self) -> None:
         box = self.query_one("#proposals-filter", Input)

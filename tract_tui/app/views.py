@@ -150,6 +150,4 @@ class Views:
             title = f"{safe(detail.proposal.action_type)} proposal {safe(proposal_id)}: record"
             return title, history_detail_text(detail)
 
-        screen = ZoomScreen(f"proposal {safe(proposal_id)}: record")
-        app.push_screen(screen)  # now: the keys typed next are the zoom's
-        app.call_service(load, lambda z: screen.fill(*z), group="record-zoom", failed=screen.failed)
+        ZoomScreen.open_reading(app, f"proposal {safe(proposal_id)}: record", load, "record-zoom")

@@ -70,21 +70,17 @@ def load(
     """A reader of ``tract_id`` in ``conn``'s snapshot, reusing ``old`` where it holds."""
     commits_key, notes_key = q.commits_key(conn, tract_id), q.annotations_key(conn)
     commits, kept = _commits(conn, tract_id, commits_key, old)
-    same_notes = old is not None and kept and old.notes_key == notes_key
-    notes: dict[str, AnnotationRecord | None]
-    if same_notes and old is not None:
-        notes = old.notes
-    else:
-        notes = dict(q.tract_annotations(conn, tract_id))
+    base = old if kept else None  # what was derived from the commits still holds
+    notes_base = base if base is not None and base.notes_key == notes_key else None
     cache = TractCache(
         commits_key,
         notes_key,
         commits,
-        notes,
-        old.merges if kept and old is not None and old.commits_key == commits_key else None,
-        old.chains if kept and old is not None else {},
-        old.walks if kept and old is not None else {},
-        old.rows if same_notes and old is not None else {},
+        notes_base.notes if notes_base is not None else dict(q.tract_annotations(conn, tract_id)),
+        base.merges if base is not None and base.commits_key == commits_key else None,
+        base.chains if base is not None else {},
+        base.walks if base is not None else {},
+        notes_base.rows if notes_base is not None else {},
     )
     reader = TractReader(
         conn,
