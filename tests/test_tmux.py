@@ -143,7 +143,8 @@ def run_full_review(term: Tmux, v5_db: Path, annotates: list[str]) -> None:
         wait_for(lambda: all(status_of(v5_db, p) == "approved" for p in annotates))
         term.keys("u")  # one u undoes the whole bulk decision
         wait_for(lambda: all(status_of(v5_db, p) == "pending" for p in annotates))
-        term.keys("y")
-        wait_for(lambda: "Copied" in term.screen())
+        # The undo reloads the list; a `y` that lands while its rows are being read finds no
+        # row to copy (a CI rehearsal on two workers hit that window). Copying is idempotent.
+        press_until(term, "y", lambda: "Copied" in term.screen())
         term.keys("C-c")
         wait_for(lambda: "pending" not in term.screen())
