@@ -16,12 +16,14 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tract_tui.models.context import Context, ContextMessage, Effect
 from tract_tui.models.review import Proposal
 from tract_tui.review.filters import CONTEXT_KEYS, KEY_DOCS, SYNTAX_DOC, WHEN_DOC, WORD_DOCS
 from tract_tui.text import one_line, printable
+
+if TYPE_CHECKING:
+    from tract_tui.models.context import Context, ContextMessage, Effect
 
 #: The style of each status (proposals) and outcome (log rows), as Rich style words.
 STATUS_STYLES: dict[str, str] = {

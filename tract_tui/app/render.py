@@ -9,10 +9,10 @@ by :mod:`tract_tui.present`, the same for the command line.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from tract_tui.models.context import ContextMessage, ContextRow, ContextView, Effect
 from tract_tui.models.review import LogEntry, Proposal, ProposalDetail, split_trailer
 from tract_tui.present import (
     Fold,
@@ -30,6 +30,9 @@ from tract_tui.present import (
 )
 from tract_tui.text import one_line as _one_line
 from tract_tui.text import printable, printable_id
+
+if TYPE_CHECKING:
+    from tract_tui.models.context import ContextMessage, ContextRow, ContextView, Effect
 
 #: Kept for callers that styled by outcome; the one map is tract_tui.present.STATUS_STYLES.
 OUTCOME_STYLES = {k: style_of(k) for k in ("approved", "rejected", "error", "expired")}

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from tract_tui.cli.output import Output, error_line, terminal_width, write_table
 from tract_tui.exceptions import ProposalConflictError, ProposalNotFoundError, ReadOnlyError
-from tract_tui.models.context import Effect
 from tract_tui.models.review import LogEntry, Proposal, split_trailer
 from tract_tui.present import (
     Column,
@@ -35,6 +34,9 @@ from tract_tui.present import (
 from tract_tui.review.filters import Filter, When, format_age
 from tract_tui.storage.version import HOOKS_FROM, NO_PROPOSALS_FROM
 from tract_tui.text import cell_width, fit, one_line, printable, printable_id
+
+if TYPE_CHECKING:
+    from tract_tui.models.context import Effect
 
 if TYPE_CHECKING:
     from tract_tui.models.review import Decision, DecisionOutcome

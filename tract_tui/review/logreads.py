@@ -10,15 +10,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tract_tui.models.review import LogEntry, LogFacets, LogStats
 from tract_tui.review.filters import Filter
 from tract_tui.storage import log as logq
 from tract_tui.storage import logstats
 from tract_tui.storage.connection import ConnectionPool
-from tract_tui.storage.search import SearchIndex
 from tract_tui.storage.sql import Where
+
+if TYPE_CHECKING:
+    from tract_tui.storage.search import SearchIndex
 
 Cancelled = Callable[[], bool]
 

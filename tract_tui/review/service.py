@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tract_tui.exceptions import (
     AmbiguousProposalIdError,
@@ -28,7 +28,6 @@ from tract_tui.exceptions import (
     ReadOnlyError,
     UndoRefusedError,
 )
-from tract_tui.models.policy import PolicyAction
 from tract_tui.models.review import (
     Decision,
     DecisionOutcome,
@@ -46,17 +45,19 @@ from tract_tui.review.contextreads import ContextReads
 from tract_tui.review.filters import Filter
 from tract_tui.review.history import HistoryReads
 from tract_tui.review.housekeeping import EXPIRE_BATCH
-from tract_tui.review.impact import impact as impact_of
 from tract_tui.review.logreads import LogReads
 from tract_tui.storage import decisions, proposals
 from tract_tui.storage.connection import ConnectionPool
 from tract_tui.storage.decisions import Target
 from tract_tui.storage.indexes import Progress, build_missing
 from tract_tui.storage.open import OpenedDatabase, open_database
-from tract_tui.storage.search import SearchIndex
 from tract_tui.storage.sql import Where, distinct, format_dt
 from tract_tui.storage.version import HOOKS_FROM, NO_PROPOSALS_FROM
 from tract_tui.storage.watch import ChangeWatcher
+
+if TYPE_CHECKING:
+    from tract_tui.models.policy import PolicyAction
+    from tract_tui.storage.search import SearchIndex
 
 EXECUTING = tr.EXECUTING
 
@@ -85,6 +86,8 @@ def reviewer_name() -> str:
 
 def action_of(proposal: Proposal) -> PolicyAction:
     """The PolicyAction an agent executes for a claimed proposal."""
+    from tract_tui.models.policy import PolicyAction
+
     params = proposal.params if isinstance(proposal.params, dict) else {}
     return PolicyAction(proposal.action_type, dict(params), proposal.reason or "")
 
@@ -142,6 +145,8 @@ class ReviewService(LogReads, ContextReads, HistoryReads):
             if not self._search_made:
                 self._search_made = True
                 if self.db.path not in ("", ":memory:"):
+                    from tract_tui.storage.search import SearchIndex
+
                     try:
                         self._search = SearchIndex(self.db.path)
                     except (OSError, RuntimeError, ValueError):  # no home to cache in
@@ -337,6 +342,8 @@ class ReviewService(LogReads, ContextReads, HistoryReads):
 
         Long values are read up to a bound (more than any view shows) unless ``whole``.
         """
+        from tract_tui.review.impact import impact as impact_of
+
         with self.pool.read() as conn:
             found = proposals.get(conn, proposal_id, whole=whole)
             if found is None:
@@ -344,6 +351,8 @@ class ReviewService(LogReads, ContextReads, HistoryReads):
             return ProposalDetail(found, impact_of(conn, found), self._effect(conn, found))
 
     def impact(self, proposal: Proposal) -> Impact:
+        from tract_tui.review.impact import impact as impact_of
+
         with self.pool.read() as conn:
             return impact_of(conn, proposal)
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tract_tui.models.review import Criteria, LogEntry, LogFacets
 from tract_tui.storage.rows import LOG_COLS, LOG_ORDER, log_from
-from tract_tui.storage.search import SearchIndex
 from tract_tui.storage.sql import (
     KeyOrder,
     Where,
@@ -26,6 +25,9 @@ from tract_tui.storage.sql import (
     scalar,
     stream_in_order,
 )
+
+if TYPE_CHECKING:
+    from tract_tui.storage.search import SearchIndex
 
 #: The column each filter key names in policy_log.
 COLUMNS = {
