@@ -1181,10 +1181,11 @@ def main(argv: list[str] | None = None) -> int:
         f"load average at start {info['load']}"
     )
     print(f"command: {sys.executable} {' '.join(sys.argv)}")
-    results = [run_size(label, args.out, args.quick, args.reps) for label in labels]
     judge = not args.quick
-    for result in results:
-        print_size(result, judge)
+    results: list[SizeResult] = []
+    for label in labels:  # each size's table as soon as it is measured (10M takes an hour)
+        results.append(run_size(label, args.out, args.quick, args.reps))
+        print_size(results[-1], judge)
     steady = print_growth(results, judge)
     if not judge:
         print("\n--quick: timings printed, not judged")

@@ -605,3 +605,42 @@ async def test_keys_typed_fast_after_enter_go_to_the_zoom(v5_db: Path) -> None:
         ).fetchone()[0]
     conn.close()
     assert approved == 0
+
+
+async def test_the_footer_is_rebuilt_only_when_its_keys_change_and_restyles_no_key(
+    v5_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each footer rebuild (every focus change) restyled each key twice (Textual's FooterKey
+    is born ``compact`` and bound to the footer's ``False``), and a refresh that changed no
+    key rebuilt it anyway: tens of milliseconds inside a filter applied with Enter or a
+    first ``2``. A rebuild now restyles no key; an unchanged set of keys is kept as is."""
+    from textual.widgets._footer import FooterKey
+
+    from tract_tui.app.footer import CoalescingFooter
+
+    restyled: list[object] = []
+    original = ReviewApp.update_styles
+
+    def spy(self: ReviewApp, node: object, animate: bool = True) -> None:
+        if isinstance(node, FooterKey):
+            restyled.append(node)
+        original(self, node, animate=animate)
+
+    monkeypatch.setattr(ReviewApp, "update_styles", spy)
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        footer = app.query_one(CoalescingFooter)
+        keys = list(footer.query(FooterKey))
+        assert "Approve" in [k.description for k in keys]
+        restyled.clear()
+        app.screen.refresh_bindings()  # nothing changed: the same key widgets stay
+        await settle(pilot)
+        assert list(footer.query(FooterKey)) == keys
+        await pilot.press("slash")  # the filter box's keys: a real rebuild
+        await settle(pilot)
+        rebuilt = list(footer.query(FooterKey))
+        assert rebuilt and rebuilt[0] is not keys[0]
+        assert "Approve" not in [k.description for k in rebuilt]
+        assert restyled == [], f"{len(restyled)} footer keys restyled while being built"
+        assert not any(k.has_class("-compact") for k in rebuilt)

@@ -129,6 +129,10 @@ def test_the_textual_internals_we_override_still_exist() -> None:
     assert CoalescingFooter.bindings_changed is not Footer.bindings_changed
     source = Path(sys.modules[Footer.__module__].__file__ or "").read_text()
     assert "bindings_updated_signal.subscribe(self, self.bindings_changed)" in source
+    from textual.widgets._footer import FooterKey  # CoalescingFooter.compose presets it
+
+    assert "compact" in FooterKey._reactives, "FooterKey.compact"
+    assert ".data_bind(compact=Footer.compact)" in source, "Footer.compose binds compact"
     from textual.app import App
 
     assert callable(getattr(App, "_shutdown", None)), "App._shutdown (ReviewApp waits in it)"
