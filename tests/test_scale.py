@@ -281,3 +281,28 @@ def test_importing_the_console_package_does_not_import_textual() -> None:
         "assert 'textual' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_launch_imports_no_module_the_first_frame_does_not_need() -> None:
+    """What the console and the command line import before the first rows: each module
+    below was imported there once, and each cost a launch milliseconds (dataclasses
+    defined, hashlib's OpenSSL loaded by the search cache); each is imported where first
+    used."""
+    later = [
+        "tract_tui.models.context",
+        "tract_tui.models.policy",
+        "tract_tui.review.context",
+        "tract_tui.review.effect",
+        "tract_tui.review.effect_compress",
+        "tract_tui.review.tractcache",
+        "tract_tui.review.impact",
+        "tract_tui.storage.context",
+        "tract_tui.storage.search",
+    ]
+    code = (
+        "import sys\n"
+        "import tract_tui.cli, tract_tui.app.app\n"
+        f"early = [m for m in {later!r} if m in sys.modules]\n"
+        "assert not early, f'imported before the first frame: {early}'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

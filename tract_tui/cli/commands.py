@@ -37,8 +37,6 @@ from tract_tui.text import cell_width, fit, one_line, printable, printable_id
 
 if TYPE_CHECKING:
     from tract_tui.models.context import Effect
-
-if TYPE_CHECKING:
     from tract_tui.models.review import Decision, DecisionOutcome
     from tract_tui.review.service import ReviewService
 
