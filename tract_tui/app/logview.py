@@ -223,7 +223,11 @@ class LogPane(ServiceCalls, Vertical):
             return
         self.prepare()
         if self._deferred is not None:
-            self._after_rows(*self._deferred)
+            # after the frame that shows the view, as _show_rows does: started now, the
+            # stats, the exact count and the search catch-up (full passes over the log)
+            # took the CPU from that frame, and the first ``2`` grew with the log's size
+            deferred, self._deferred = self._deferred, None
+            self.call_after_refresh(self._after_rows, *deferred)
         self.table.focus()
 
     def refresh_data(self) -> None:
