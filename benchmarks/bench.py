@@ -114,6 +114,17 @@ class Row:
         return f"{self.value / self.floor:.2f}x"
 
 
+class EchoRows(list[Row]):
+    """A size's rows, each printed as it is measured: a long run (10M rows: an hour) shows
+    its figures as it goes, and an interrupted one keeps what it measured."""
+
+    def append(self, row: Row) -> None:
+        super().append(row)
+        floor = f" (floor {fmt(row.floor, row.unit)})" if row.floor is not None else ""
+        verdict = "" if row.passed is None else ("  PASS" if row.passed else "  FAIL")
+        print(f"    {row.metric}: {fmt(row.value, row.unit)}{floor}{verdict}", flush=True)
+
+
 @dataclass
 class SizeResult:
     label: str
@@ -125,7 +136,7 @@ class SizeResult:
     search_build_s: float | None = None  # None: the cache was up to date
     search_rows: int = 0
     search_mb: float | None = None
-    rows: list[Row] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=EchoRows)
 
 
 def fmt(value: float | None, unit: str) -> str:
