@@ -682,3 +682,51 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change_and_restyles_no_k
         assert "Approve" not in [k.description for k in rebuilt]
         assert restyled == [], f"{len(restyled)} footer keys restyled while being built"
         assert not any(k.has_class("-compact") for k in rebuilt)
+
+
+async def test_a_slow_first_page_does_not_keep_the_screen_blank(v5_db: Path) -> None:
+    """Issue 14 at 10M rows: a first open of a file tract-tui never indexed reads its oldest
+    pending proposals by a full scan (1.3-2.8 s there), and the screen stayed blank until
+    it ended. The screen now comes first with a line saying what is being read; the rows
+    follow, and only then are tract-tui's indexes built (both at once slowed the scan)."""
+    import threading
+
+    from tract_tui.app.paging import preload_first_page
+    from tract_tui.review.service import ReviewService
+
+    with sqlite3.connect(v5_db) as conn:  # as tract-tui never saw it
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'ix_tui_%'"
+        ).fetchall():
+            conn.execute(f'DROP INDEX "{name}"')
+    service = ReviewService.open(v5_db)
+    read = threading.Event()
+
+    def slow_first_page(cancelled):  # type: ignore[no-untyped-def]
+        while not read.wait(0.01):
+            if cancelled():
+                return None
+        return preload_first_page(service)
+
+    app = ReviewApp(v5_db, clock=clock, service=service, poll_interval=0.2)
+    app.preload_later(slow_first_page)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.3)
+            status = app.query_one("#status")
+            assert "Reading the oldest pending proposals" in str(status.render())
+            assert pane(app).table.row_count == 0
+            assert not rows(v5_db, "SELECT name FROM sqlite_master WHERE name LIKE 'ix_tui_%'")
+            read.set()
+            await settle(pilot)
+            await pilot.pause(0.3)
+            await settle(pilot)
+            assert [r.proposal_id for r in pane(app).table.cache.rows()] == pending_ids(v5_db)
+            assert "Reading" not in str(status.render())
+            built = rows(v5_db, "SELECT name FROM sqlite_master WHERE name LIKE 'ix_tui_%'")
+            assert built, "the indexes are built once the first page is in"
+            await pilot.press("a")  # the console works as usual from here
+            await settle(pilot)
+            assert len(review_logs(v5_db)) == 1
+    finally:
+        service.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -21,6 +22,12 @@ __all__ = ["ReviewApp", "run_console", "settle_gc"]
 #: After the first frame: collect what startup left behind, then move the survivors
 #: (Textual's modules, styles and widgets) out of the collector's sight for good.
 GC_SETTLE_DELAY = 0.25
+
+#: Seconds the screen waits, once Textual is imported, for a first page still being read.
+#: Read by then, the rows are in the first frame; slower (a first open of a file of
+#: millions of rows whose ix_tui_* indexes are not built yet: a full scan of its
+#: proposals), the screen comes first and the rows when they are read.
+PRELOAD_WAIT = 0.1
 
 
 def __getattr__(name: str) -> Any:
@@ -91,8 +98,19 @@ def _run_app(path: str, service: ReviewService) -> int:
     from tract_tui.app.app import ReviewApp  # Textual: ~0.2 s, while the reader reads
 
     app = ReviewApp(path, service=service)
-    reader.join()
-    app.preload(preloaded[0])  # the first rows are in the first frame
+    reader.join(PRELOAD_WAIT)
+    if reader.is_alive():  # a slow first page: no blank screen meanwhile
+
+        def arrived(cancelled: Callable[[], bool]) -> tuple[ChangeWatcher, Listing] | None:
+            while reader.is_alive():
+                if cancelled():
+                    return None
+                reader.join(0.05)
+            return preloaded[0]
+
+        app.preload_later(arrived)
+    else:
+        app.preload(preloaded[0])  # the first rows are in the first frame
     app.first_frame_hooks.append(lambda: app.set_timer(GC_SETTLE_DELAY, settle_gc))
     result = app.run()
     return int(result or 0)

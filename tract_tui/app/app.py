@@ -113,6 +113,10 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         self._owns_service = service is None
         self.watcher: ChangeWatcher | None = None
         self._preloaded: Listing | None = None
+        #: Waits for a first page run_console began reading and returns it (preload_later).
+        self._late_preload: Callable[[Cancelled], tuple[ChangeWatcher, Listing] | None] | None = (
+            None
+        )
         self._switch_interval: float | None = None
         #: Called once the first frame (with the preloaded rows) is drawn.
         self.first_frame_hooks: list[Callable[[], object]] = []
@@ -199,6 +203,8 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         if self._preloaded is not None:  # read by preload() before the screen started
             pane.show_listing(self._preloaded)
             self._preloaded = None
+        elif self._late_preload is not None:
+            self._await_first_page(self._late_preload)
         else:
             self._watch_then_load()
         self.set_interval(self.poll_interval, self._poll)
@@ -209,7 +215,8 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         hooks, self.first_frame_hooks = self.first_frame_hooks, []
         for hook in hooks:
             hook()
-        self._build_indexes()
+        if self._late_preload is None:  # else once the first page is read (_first_page)
+            self._build_indexes()
         self.set_timer(PREBUILD_LOG_AFTER, self.prebuild_log)
 
     def preload(self, preloaded: tuple[ChangeWatcher, Listing] | None = None) -> None:
@@ -223,6 +230,42 @@ class ReviewApp(Views, ServiceCalls, App[int]):
             preloaded = preload_first_page(self.service)
         if preloaded is not None:
             self.watcher, self._preloaded = preloaded
+
+    def preload_later(
+        self, wait: Callable[[Cancelled], tuple[ChangeWatcher, Listing] | None]
+    ) -> None:
+        """Before :meth:`run`: the first page is still being read; ``wait`` returns it.
+
+        The screen starts without it (``run_console`` waits only briefly): on
+        a large file tract-tui never indexed, reading the oldest pending
+        proposals is a full scan of them, seconds at millions of rows, and the
+        screen stayed blank meanwhile. A line says what is being read, the rows
+        follow, and the indexes are built after that (both at once slowed the
+        scan down).
+        """
+        self._late_preload = wait
+
+    def _await_first_page(
+        self, wait: Callable[[Cancelled], tuple[ChangeWatcher, Listing] | None]
+    ) -> None:
+        self._status("Reading the oldest pending proposals (the first open of a large file)…")
+        self.call_service(
+            wait, self._first_page, group="first-page", failed=self._first_page_failed
+        )
+
+    def _first_page(self, preloaded: tuple[ChangeWatcher, Listing] | None) -> None:
+        self._late_preload = None
+        self._status("")
+        if preloaded is None:  # it failed: read (and report) as usual
+            self._watch_then_load()
+        else:
+            self.watcher, listing = preloaded
+            self.query_one(ProposalsPane).show_listing(listing)
+        self._build_indexes()
+
+    def _first_page_failed(self, error: BaseException) -> None:
+        report_error(self, error)
+        self._first_page(None)
 
     # --- tract-tui's indexes, after the first frame -------------------------------------
 
