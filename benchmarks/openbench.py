@@ -96,16 +96,22 @@ def _screen(term: Any) -> str:
 
 
 def killed_after_index_build(term: Any, argv: list[str], expect: str, timeout: float = 600) -> None:
-    """Start the console, let it build its indexes (a large WAL), then kill -9 it."""
+    """Start the console on the file ``argv`` ends with, let it build its indexes (a large
+    WAL), then kill -9 it.
+
+    Built means present in the file: the progress line is not a signal, since
+    the rows are on screen before it appears (a 10M run killed every console
+    before its first index, and so timed a second never-indexed open).
+    """
+    from tract_tui.storage.indexes import tui_indexes_missing
+
+    path = argv[-1]
     term.tmux("respawn-pane", "-k", "-t", term.target, "exec " + " ".join(argv), check=True)
     began = time.monotonic()
-    seen_rows = False
     while time.monotonic() - began < timeout:
-        screen = _screen(term)
-        seen_rows = seen_rows or expect in screen
-        if seen_rows and "Building tract-tui's indexes" not in screen:
+        if expect in _screen(term) and not tui_indexes_missing(path):
             break
-        time.sleep(0.05)
+        time.sleep(0.2)
     time.sleep(0.3)
     os.kill(_pane_pid(term), signal.SIGKILL)
     time.sleep(0.3)
