@@ -730,3 +730,19 @@ async def test_a_slow_first_page_does_not_keep_the_screen_blank(v5_db: Path) -> 
             assert len(review_logs(v5_db)) == 1
     finally:
         service.close()
+
+
+async def test_a_key_typed_right_after_1_acts_on_the_proposals(v5_db: Path) -> None:
+    """``1`` then ``a`` at once, from another view: the ``a`` reached the hidden view that
+    still had the focus (the focus moved only after the queued keys) and was lost."""
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    app.settings.confirm = {k: False for k in app.settings.confirm}  # decide at once
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        send_keys(app, "1", "a")
+        await settle(pilot)
+        assert app.focused is pane(app).table
+        assert status_of(v5_db, ids[0]) == "approved"

@@ -199,7 +199,7 @@ class ContextPane(ServiceCalls, Vertical):
             self.load_choices(then=choice(tract, None))
         elif not self.loaded:
             self.load_choices()
-        self.table.focus()
+        self.screen.set_focus(self.table)  # at once: keys typed right after ``3`` are its
 
     @on(Select.Changed, "#ctx-pick")
     def _picked(self, event: Select.Changed) -> None:

@@ -231,7 +231,7 @@ class HistoryPane(ServiceCalls, Vertical):
     def shown(self) -> None:
         if not self.loaded:
             self.reload()
-        self.table.focus()
+        self.screen.set_focus(self.table)  # at once: keys typed right after ``4`` are its
 
     def refresh_data(self) -> None:
         if self.loaded:

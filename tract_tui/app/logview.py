@@ -228,7 +228,7 @@ class LogPane(ServiceCalls, Vertical):
             # took the CPU from that frame, and the first ``2`` grew with the log's size
             deferred, self._deferred = self._deferred, None
             self.call_after_refresh(self._after_rows, *deferred)
-        self.table.focus()
+        self.screen.set_focus(self.table)  # at once: keys typed right after ``2`` are its
 
     def refresh_data(self) -> None:
         """The file changed: new drop-down values, the rows on screen reread."""

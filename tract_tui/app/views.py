@@ -119,7 +119,9 @@ class Views:
         if self.service_or_none is None:
             return
         if tab == "proposals":
-            app.query_one(ProposalsPane).table.focus()
+            # at once, not after the queued keys (Widget.focus): an ``a`` typed right after
+            # ``1`` went to the hidden view that still had the focus, and was lost
+            app.screen.set_focus(app.query_one(ProposalsPane).table)
             return
         first = self.built(tab) is None
         pane = self.pane(tab)
