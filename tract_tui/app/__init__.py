@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tract_tui.app.app import ReviewApp
-    from tract_tui.app.paging import Listing
-    from tract_tui.review.service import ChangeWatcher, ReviewService
+    from tract_tui.app.paging import FirstPage
+    from tract_tui.review.service import ReviewService
 
 __all__ = ["ReviewApp", "run_console", "settle_gc"]
 
@@ -88,7 +88,7 @@ def run_console(
 def _run_app(path: str, service: ReviewService) -> int:
     from tract_tui.app.paging import preload_first_page
 
-    preloaded: list[tuple[ChangeWatcher, Listing] | None] = [None]
+    preloaded: list[FirstPage] = [None]
 
     def preload() -> None:
         preloaded[0] = preload_first_page(service)
@@ -101,7 +101,7 @@ def _run_app(path: str, service: ReviewService) -> int:
     reader.join(PRELOAD_WAIT)
     if reader.is_alive():  # a slow first page: no blank screen meanwhile
 
-        def arrived(cancelled: Callable[[], bool]) -> tuple[ChangeWatcher, Listing] | None:
+        def arrived(cancelled: Callable[[], bool]) -> FirstPage:
             while reader.is_alive():
                 if cancelled():
                     return None

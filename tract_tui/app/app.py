@@ -7,7 +7,7 @@ import sys
 import weakref
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events
@@ -27,6 +27,9 @@ from tract_tui.app.workers import Cancelled, ServiceCalls, report_error
 from tract_tui.exceptions import TraceError
 from tract_tui.review.service import ChangeWatcher, Clock, ReviewService
 from tract_tui.text import printable
+
+if TYPE_CHECKING:
+    from tract_tui.app.paging import FirstPage
 
 # The log view, the modal screens and the Input widget are imported when first shown:
 # none of them is needed for the first frame.
@@ -114,9 +117,7 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         self.watcher: ChangeWatcher | None = None
         self._preloaded: Listing | None = None
         #: Waits for a first page run_console began reading and returns it (preload_later).
-        self._late_preload: Callable[[Cancelled], tuple[ChangeWatcher, Listing] | None] | None = (
-            None
-        )
+        self._late_preload: Callable[[Cancelled], FirstPage] | None = None
         self._switch_interval: float | None = None
         #: Called once the first frame (with the preloaded rows) is drawn.
         self.first_frame_hooks: list[Callable[[], object]] = []
@@ -219,7 +220,7 @@ class ReviewApp(Views, ServiceCalls, App[int]):
             self._build_indexes()
         self.set_timer(PREBUILD_LOG_AFTER, self.prebuild_log)
 
-    def preload(self, preloaded: tuple[ChangeWatcher, Listing] | None = None) -> None:
+    def preload(self, preloaded: FirstPage = None) -> None:
         """Before :meth:`run`: the change baseline, then the first page of pending proposals.
 
         Read before the screen starts, the rows are in its very first frame.
@@ -231,9 +232,7 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         if preloaded is not None:
             self.watcher, self._preloaded = preloaded
 
-    def preload_later(
-        self, wait: Callable[[Cancelled], tuple[ChangeWatcher, Listing] | None]
-    ) -> None:
+    def preload_later(self, wait: Callable[[Cancelled], FirstPage]) -> None:
         """Before :meth:`run`: the first page is still being read; ``wait`` returns it.
 
         The screen starts without it (``run_console`` waits only briefly): on
@@ -245,15 +244,13 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         """
         self._late_preload = wait
 
-    def _await_first_page(
-        self, wait: Callable[[Cancelled], tuple[ChangeWatcher, Listing] | None]
-    ) -> None:
+    def _await_first_page(self, wait: Callable[[Cancelled], FirstPage]) -> None:
         self._status("Reading the oldest pending proposals (the first open of a large file)…")
         self.call_service(
             wait, self._first_page, group="first-page", failed=self._first_page_failed
         )
 
-    def _first_page(self, preloaded: tuple[ChangeWatcher, Listing] | None) -> None:
+    def _first_page(self, preloaded: FirstPage) -> None:
         self._late_preload = None
         self._status("")
         if preloaded is None:  # it failed: read (and report) as usual

@@ -200,6 +200,11 @@ class Listing:
     pages: dict[int, list[Proposal]]
 
 
+if TYPE_CHECKING:
+    #: What preload_first_page reads: the change baseline and the first page (None on error).
+    FirstPage = tuple[ChangeWatcher, Listing] | None
+
+
 def read_listing(
     service: ReviewService,
     keep: Proposal | None,
@@ -226,7 +231,7 @@ def read_listing(
     return Listing(total, index, {page: rows})
 
 
-def preload_first_page(service: ReviewService) -> tuple[ChangeWatcher, Listing] | None:
+def preload_first_page(service: ReviewService) -> FirstPage:
     """The change baseline, then the first page of pending proposals; None on any error.
 
     The baseline comes first, so no write after it goes unnoticed. It needs no
