@@ -262,3 +262,37 @@ def test_memory_does_not_grow_with_the_width_of_rows(
     assert code == "0", done.stderr
     # 16 rows of 16 MB each (~270 MB on disk): reading them whole at once would need more
     assert int(peak) < 200, f"{args}: peak {peak} MB"
+
+
+def test_a_pool_used_after_a_move_creates_no_file_there_and_its_decision_reaches_the_moved_one(
+    v5_db: Path, tmp_path: Path
+) -> None:
+    """The race behind a CI failure, made certain: the checkpoint after a decision ran
+    only after the file was moved, through a new connection made by name, which created
+    an empty database at the old path and left the decision out of the moved file."""
+    from tract_tui.storage.connection import ConnectionPool
+
+    pid = ReviewService.open(v5_db).list_proposals(limit=1)[0].proposal_id
+    pool = ConnectionPool(str(v5_db))
+    old_reader = sqlite3.connect(v5_db)  # a snapshot older than the decision: no
+    old_reader.execute("BEGIN")  # checkpoint can copy the decision while it lasts
+    old_reader.execute("SELECT count(*) FROM policy_proposals").fetchone()
+    moved = tmp_path / "moved.db"
+    try:
+        with pool.write() as conn:
+            conn.execute(
+                "UPDATE policy_proposals SET status = 'approved' WHERE proposal_id = ?", (pid,)
+            )
+        time.sleep(0.2)  # the background checkpoint has run (and copied nothing)
+        with pool.read():  # the pool's only connection is in use...
+            os.rename(v5_db, moved)
+            pool.checkpoint()  # ...so this one would need a new connection: it skips
+            with pytest.raises(DatabaseMovedError), pool.read():
+                pass  # a read needing a new connection fails; it creates nothing either
+            assert not v5_db.exists()
+        old_reader.rollback()
+        old_reader.close()
+    finally:
+        pool.close()  # the last checkpoint, through the connection that knows the file
+    assert not v5_db.exists()
+    assert status(moved, pid) == "approved"

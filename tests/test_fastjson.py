@@ -11,6 +11,7 @@ refuses go the general way (an exponent Python reads as infinity, odd times).
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,7 @@ def test_stream_fast_reads_past_bad_utf8_in_a_later_batch(tmp_path: Path) -> Non
     """Bytes that are not UTF-8 in the third batch: every row comes, in order, the bad one
     with U+FFFD (the rows before it are not repeated)."""
     db = tmp_path / "t.db"
+    sqlite3.connect(db).close()  # connect() opens existing files only
     conn = connect(str(db))
     conn.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, s TEXT)")
     conn.executemany("INSERT INTO t VALUES (?, ?)", [(i, f"row {i}") for i in range(1200)])

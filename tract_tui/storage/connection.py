@@ -72,14 +72,22 @@ def configure(
 
 
 def connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
-    """A new configured connection to ``path`` (``mode=ro`` when ``read_only``)."""
+    """A new configured connection to the existing file ``path`` (``mode=ro`` when ``read_only``).
+
+    Never ``mode=rwc``: a pool connects again long after the open, and by
+    then the file may have been moved; creating an empty database (and
+    recovering someone else's WAL into it) at the old name would be worse
+    than the error.
+    """
     timeout = busy_timeout_ms() / 1000
     if read_only:
         conn = sqlite3.connect(
             sqlite_uri(path, "mode=ro"), uri=True, check_same_thread=False, timeout=timeout
         )
-    else:
-        conn = sqlite3.connect(path, check_same_thread=False, timeout=timeout)
+    else:  # mode=rw: a file moved away is an error, never a new empty file in its place
+        conn = sqlite3.connect(
+            sqlite_uri(path, "mode=rw"), uri=True, check_same_thread=False, timeout=timeout
+        )
     try:
         configure(conn, read_only=read_only, checkpoint_on_commit=False)
     except BaseException:
@@ -135,11 +143,18 @@ class ConnectionPool:
         self._shared_lock = threading.RLock()
         self.identity = None if shared is not None else file_identity(path)
         self._checkpointer = _Checkpointer(self) if shared is None and not read_only else None
+        #: ids of connections made after the path stopped naming the opened file: used
+        #: once, never pooled, never checkpointed through (they belong to another file)
+        self._strangers: set[int] = set()
 
     # --- connections ---------------------------------------------------------------
 
     def connect(self) -> sqlite3.Connection:
-        return connect(self.path, read_only=self.read_only)
+        conn = connect(self.path, read_only=self.read_only)
+        if self.identity is not None and file_identity(self.path) != self.identity:
+            with self._lock:
+                self._strangers.add(id(conn))
+        return conn
 
     def _acquire(self) -> sqlite3.Connection:
         with self._lock:
@@ -148,7 +163,10 @@ class ConnectionPool:
         return self.connect()
 
     def _release(self, conn: sqlite3.Connection, *, healthy: bool) -> None:
-        if healthy and not conn.in_transaction:
+        with self._lock:
+            stranger = id(conn) in self._strangers
+            self._strangers.discard(id(conn))
+        if healthy and not stranger and not conn.in_transaction:
             with self._lock:
                 if len(self._idle) < self.max_idle:
                     self._idle.append(conn)
@@ -164,6 +182,7 @@ class ConnectionPool:
         try:
             conn = self._acquire()
         except sqlite3.Error as e:
+            self._check_identity()  # a file moved away says so, not "cannot be opened"
             raise classify(self.path, e) from e
         healthy = [True]
         try:
@@ -206,6 +225,7 @@ class ConnectionPool:
         """
         if self.read_only:
             raise ReadOnlyError(f"{self.path} is open read-only; decisions are disabled")
+        wrote = False
         with self._borrow() as (conn, healthy):
             try:
                 if not wait:
@@ -225,8 +245,11 @@ class ConnectionPool:
                 if isinstance(e, sqlite3.Error):
                     raise classify(self.path, e) from e
                 raise
-            if self._checkpointer is not None and conn.total_changes != changes:
-                self._checkpointer.wake()
+            wrote = conn.total_changes != changes
+        # woken once the connection is back in the pool, so the checkpoint goes through
+        # it (a connection that knows the file) rather than a new one made by name
+        if wrote and self._checkpointer is not None:
+            self._checkpointer.wake()
 
     def _check_identity(self) -> None:
         """Refuse to write when the path no longer names the file the pool opened."""
@@ -242,10 +265,21 @@ class ConnectionPool:
             )
 
     def checkpoint(self) -> None:
-        """Copy what the WAL holds into the database file now (PASSIVE: never blocks)."""
+        """Copy what the WAL holds into the database file now (PASSIVE: never blocks).
+
+        Through an idle connection when there is one: it holds the file the
+        pool opened even after a move, and SQLite never checkpoints a moved
+        file on close. A new connection is used only while the path still
+        names that file.
+        """
         try:
             conn = self._acquire()
         except sqlite3.Error:
+            return
+        with self._lock:
+            stranger = id(conn) in self._strangers
+        if stranger:
+            self._release(conn, healthy=False)
             return
         healthy = True
         try:
