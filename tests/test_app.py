@@ -746,3 +746,46 @@ async def test_a_key_typed_right_after_1_acts_on_the_proposals(v5_db: Path) -> N
         await settle(pilot)
         assert app.focused is pane(app).table
         assert status_of(v5_db, ids[0]) == "approved"
+
+
+async def test_the_log_view_is_prebuilt_only_after_the_index_build(
+    v5_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: the hidden log view's first page and drop-downs, read without tract-tui's
+    indexes, are full scans of the log (seconds at 1M rows) that slowed the index build
+    and kept its WAL from starting over. The prebuild now waits for the build; a ``2``
+    meanwhile still shows the log at once."""
+    monkeypatch.setattr(app_module, "PREBUILD_LOG_AFTER", 0.05)
+    blocker = sqlite3.connect(v5_db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another writer: the build waits for the lock
+    app = app_for(v5_db)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.5)
+            assert not app.indexes_settled
+            assert app.built("log") is None, "prebuilt while the indexes were being built"
+            blocker.execute("COMMIT")
+            await settle(pilot)
+            await pilot.pause(0.3)
+            await settle(pilot)
+            assert app.indexes_settled and app.built("log") is not None
+            assert rows(v5_db, "SELECT 1 FROM sqlite_master WHERE name LIKE 'ix_tui_%'")
+    finally:
+        blocker.close()
+
+
+async def test_a_2_during_the_index_build_shows_the_log(v5_db: Path) -> None:
+    blocker = sqlite3.connect(v5_db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    app = app_for(v5_db)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause(0.3)  # not settle(): the index build waits for the lock
+            await pilot.press("2")
+            await pilot.pause(0.5)
+            assert not app.indexes_settled
+            assert app.current_tab == "log"
+            assert app.built("log") is not None
+    finally:
+        blocker.rollback()
+        blocker.close()

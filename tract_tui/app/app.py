@@ -118,6 +118,10 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         self._preloaded: Listing | None = None
         #: Waits for a first page run_console began reading and returns it (preload_later).
         self._late_preload: Callable[[Cancelled], FirstPage] | None = None
+        #: False until the ``ix_tui_*`` build is over (or failed): the log view's prebuild
+        #: waits for it (see Views.prebuild_log)
+        self.indexes_settled = False
+        self.prebuild_waiting = False
         self._switch_interval: float | None = None
         #: Called once the first frame (with the preloaded rows) is drawn.
         self.first_frame_hooks: list[Callable[[], object]] = []
@@ -283,7 +287,7 @@ class ReviewApp(Views, ServiceCalls, App[int]):
             self.call_from_thread(self._status, text)
 
         def failed(error: BaseException) -> None:
-            self._status("")
+            settled()
             self.notify(
                 f"tract-tui's indexes were not built ({error}); lists stay slower",
                 severity="warning",
@@ -291,9 +295,16 @@ class ReviewApp(Views, ServiceCalls, App[int]):
                 timeout=6,
             )
 
+        def settled(_built: int = 0) -> None:
+            self._status("")
+            self.indexes_settled = True
+            if self.prebuild_waiting:
+                self.prebuild_waiting = False
+                self.prebuild_log()
+
         self.call_service(
             lambda c: service.ensure_indexes(progress=progress, cancelled=c),
-            lambda built: self._status(""),
+            settled,
             group="indexes",
             failed=failed,
         )

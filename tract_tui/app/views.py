@@ -100,6 +100,12 @@ class Views:
         if stack[-1] is not stack[0]:  # a zoom, help or prompt is open: later
             app.set_timer(1.0, self.prebuild_log)
             return
+        if not app.indexes_settled:
+            # after the index build: without ix_tui_* its first page and drop-downs are
+            # full scans of the log (seconds at 1M rows) that slowed the build and kept
+            # its WAL from starting over (a ``2`` meanwhile builds it at once)
+            app.prebuild_waiting = True
+            return
         if self.built("log") is None:
             from tract_tui.app.logview import LogPane
 

@@ -19,6 +19,7 @@ import functools
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -270,23 +271,64 @@ class ConnectionPool:
         Through an idle connection when there is one: it holds the file the
         pool opened even after a move, and SQLite never checkpoints a moved
         file on close. A new connection is used only while the path still
-        names that file.
+        names that file. Busy or gone: the next one (or the last close) does it.
         """
+        self._checkpoint_now("PASSIVE", wait=True)
+
+    def empty_wal(
+        self,
+        *,
+        cancelled: Callable[[], bool] | None = None,
+        pause: float = 0.05,
+        give_up: float = 30.0,
+    ) -> bool:
+        """Copy the WAL into the file and cut it to zero bytes, never blocking anyone long.
+
+        Why: the WAL grows by every page a transaction writes and only starts
+        over once a checkpoint has copied all of it and no reader still uses
+        it. Building six indexes back to back on a 10M-row file left a 2.1 GB
+        WAL, and a console killed then cost the next open seconds of WAL
+        recovery. Called after each index, this bounds what a kill leaves to
+        the index being built. A PASSIVE checkpoint does the copying (never
+        blocks); then ``TRUNCATE`` is tried with no busy wait, again every
+        ``pause`` seconds while a reader of an older snapshot is still in the
+        WAL, until ``give_up`` seconds or ``cancelled``. True when emptied.
+        """
+        if self.read_only or self._shared is not None:
+            return False
+        deadline = time.monotonic() + give_up
+        while True:
+            if self._checkpoint_now("PASSIVE", wait=True) and self._checkpoint_now(
+                "TRUNCATE", wait=False
+            ):
+                return True
+            if time.monotonic() > deadline or (cancelled is not None and cancelled()):
+                return False
+            time.sleep(pause)
+
+    def _checkpoint_now(self, mode: str, *, wait: bool) -> bool:
+        """One ``wal_checkpoint(mode)`` through a pooled connection; True when it completed."""
         try:
             conn = self._acquire()
         except sqlite3.Error:
-            return
+            return False
         with self._lock:
             stranger = id(conn) in self._strangers
         if stranger:
             self._release(conn, healthy=False)
-            return
+            return False
         healthy = True
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            if not wait:
+                conn.execute("PRAGMA busy_timeout = 0")
+            busy, log, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            return not busy and log == copied
         except sqlite3.Error:
-            healthy = False  # busy or gone: the next one (or the last close) does it
+            healthy = False
+            return False
         finally:
+            if not wait and healthy:
+                conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
             self._release(conn, healthy=healthy)
 
     def close(self) -> None:

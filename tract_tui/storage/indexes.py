@@ -81,6 +81,7 @@ def build_missing(
             progress(done, len(todo), name)
         with pool.write() as conn:
             conn.execute(ddl)
+        pool.empty_wal(cancelled=cancelled)  # a kill now leaves no WAL of this index
     if progress is not None and todo:
         progress(len(todo), len(todo), "")
     return len(todo)
