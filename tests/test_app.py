@@ -789,3 +789,33 @@ async def test_a_2_during_the_index_build_shows_the_log(v5_db: Path) -> None:
     finally:
         blocker.rollback()
         blocker.close()
+
+
+async def test_a_key_bound_on_the_lists_acts_where_it_arrives(
+    v5_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14, decision p50: a key's binding was looked up only after the key had bubbled
+    from the focused table through six ancestors to the app (2.75 ms of 4.8). It now runs
+    at the table; a key bound nowhere still goes up (the app sees only that one)."""
+    from textual import events
+
+    reached: list[str] = []
+    original = ReviewApp.on_key
+
+    def spy(self: ReviewApp, event: events.Key) -> None:
+        reached.append(event.key)
+        original(self, event)
+
+    monkeypatch.setattr(ReviewApp, "on_key", spy)
+    ids = pending_ids(v5_db)
+    app = app_for(v5_db)
+    app.settings.confirm = {k: False for k in app.settings.confirm}  # decide at once
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "a", "x", "2", "1")
+        await settle(pilot)
+        assert app.current_tab == "proposals"
+    assert reached == ["x"]
+    assert [(pid, status_of(v5_db, pid)) for pid in ids[:3]] == [
+        (ids[0], "pending"), (ids[1], "approved"), (ids[2], "pending")
+    ]  # fmt: skip

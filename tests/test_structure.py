@@ -136,3 +136,15 @@ def test_the_textual_internals_we_override_still_exist() -> None:
     from textual.app import App
 
     assert callable(getattr(App, "_shutdown", None)), "App._shutdown (ReviewApp waits in it)"
+
+
+def test_the_binding_lookup_run_early_is_the_one_textual_runs_last() -> None:
+    """ReviewApp.run_binding_early calls App._check_bindings where the key arrives; it must
+    still be the lookup App._on_key makes once a key has bubbled up (else keys would act
+    differently on the lists than elsewhere)."""
+    import inspect
+
+    from textual.app import App
+
+    assert "await self._check_bindings(event.key)" in inspect.getsource(App._on_key)
+    assert list(inspect.signature(App._check_bindings).parameters) == ["self", "key", "priority"]

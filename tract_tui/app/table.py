@@ -73,6 +73,13 @@ class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
 
+    async def _on_key(self, event: events.Key) -> None:
+        """A key's binding runs here, where the key arrives (ReviewApp.run_binding_early)."""
+        run_early = getattr(self.app, "run_binding_early", None)
+        if run_early is not None and await run_early(self, event):
+            event.stop()
+            event.prevent_default()  # not Widget._on_key, and no bubbling
+
     class RowMessage(Message):
         """A message about the row at ``index`` (``row`` None while that row is loading)."""
 
