@@ -675,13 +675,58 @@ async def test_the_footer_is_rebuilt_only_when_its_keys_change_and_restyles_no_k
         app.screen.refresh_bindings()  # nothing changed: the same key widgets stay
         await settle(pilot)
         assert list(footer.query(FooterKey)) == keys
-        await pilot.press("slash")  # the filter box's keys: a real rebuild
+        await pilot.press("slash")  # the filter box's keys: new labels
         await settle(pilot)
         rebuilt = list(footer.query(FooterKey))
-        assert rebuilt and rebuilt[0] is not keys[0]
-        assert "Approve" not in [k.description for k in rebuilt]
+        assert rebuilt and "Approve" not in [k.description for k in rebuilt]
+        assert shown(footer) == wanted(app)
         assert restyled == [], f"{len(restyled)} footer keys restyled while being built"
         assert not any(k.has_class("-compact") for k in rebuilt)
+        await pilot.press("escape")  # back to the table: its keys again
+        await settle(pilot)
+        assert "Approve" in [k.description for k in footer.query(FooterKey)]
+        assert shown(footer) == wanted(app)
+
+
+def shown(footer: object) -> list[tuple[str, str, str, bool, str]]:
+    """What the footer's keys say, in order: key, label, action, disabled, tooltip."""
+    from textual.widgets._footer import FooterKey
+
+    keys = footer.query(FooterKey)  # type: ignore[attr-defined]
+    return [(k.key_display, k.description, k.action, k.has_class("-disabled"),
+             str(k.tooltip or "")) for k in keys]  # fmt: skip
+
+
+def wanted(app: ReviewApp) -> list[tuple[str, str, str, bool, str]]:
+    """What Textual's own Footer.compose would show for the bindings active now."""
+    first: dict[str, tuple[str, str, str, bool, str]] = {}
+    for _node, b, enabled, tooltip in app.screen.active_bindings.values():
+        if b.show:
+            first.setdefault(b.action, (app.get_key_display(b), b.description, b.action,
+                                        not enabled, tooltip or ""))  # fmt: skip
+    return list(first.values())
+
+
+async def test_the_footer_relabels_its_keys_in_place_through_every_view(v5_db: Path) -> None:
+    """Issue 14: a focus change recomposed the footer (every key widget removed and mounted
+    again, 20-30 ms inside a first ``2`` or a filter applied with Enter). The key widgets
+    now take their new labels in place; what they show is what Textual's Footer would."""
+    from textual.widgets._footer import FooterKey
+
+    from tract_tui.app.footer import CoalescingFooter
+
+    app = app_for(v5_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        footer = app.query_one(CoalescingFooter)
+        first = list(footer.query(FooterKey))
+        for keys in (["2"], ["slash"], ["escape"], ["3"], ["4"], ["1"], ["space"], ["slash"]):
+            await pilot.press(*keys)
+            await settle(pilot)
+            await pilot.pause(0.05)
+            assert shown(footer) == wanted(app), keys
+        kept = list(footer.query(FooterKey))
+        assert any(k is f for k, f in zip(kept, first, strict=False)), "no key widget kept"
 
 
 async def test_a_slow_first_page_does_not_keep_the_screen_blank(v5_db: Path) -> None:
