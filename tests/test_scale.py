@@ -247,13 +247,13 @@ async def test_a_burst_of_binding_changes_rebuilds_the_footer_once(v5_db: Path) 
         await settle(pilot)
         footer = app.query_one(CoalescingFooter)
         rebuilt: list[int] = []
-        original = footer.recompose
+        original = footer._relabel  # the rebuild: keys relabelled in place (or recomposed)
 
-        async def counting() -> None:
+        async def counting() -> bool:
             rebuilt.append(1)
-            await original()
+            return await original()
 
-        footer.recompose = counting  # type: ignore[method-assign]
+        footer._relabel = counting  # type: ignore[method-assign]
         footer._built_from = None  # as if the keys had changed (a rebuild is due)
         for _ in range(6):
             app.screen.refresh_bindings()
