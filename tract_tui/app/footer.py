@@ -54,9 +54,10 @@ class CoalescingFooter(Footer):
     async def _relabel(self) -> bool:
         """Show the new keys in the key widgets already there; False if that cannot be done.
 
-        A recompose removes every key widget and mounts new ones: styles
-        matched, laid out, drawn, 20-30 ms on this machine, inside each focus
-        change (the first ``2``, a filter applied with Enter). The footer's
+        A recompose removes every key widget and mounts new ones (styles
+        matched, laid out, drawn): 16.6 ms a change against 8.2 relabelled,
+        in Pilot at 100k rows, inside each focus change (the first ``2``, a
+        filter applied with Enter). The footer's
         keys are a flat row of ``FooterKey`` s (no groups, no palette key), so
         each one can take its new key, label and state in place, and only the
         difference in number is mounted or removed. Grouped bindings (none
