@@ -80,9 +80,9 @@ def connect(path: str, *, read_only: bool = False) -> sqlite3.Connection:
     """A new configured connection to the existing file ``path`` (``mode=ro`` when ``read_only``).
 
     Never ``mode=rwc``: a pool connects again long after the open, and by
-    then the file may have been moved; creating an empty database (and
-    recovering someone else's WAL into it) at the old name would be worse
-    than the error.
+    then the file may have been moved; creating an empty database at the
+    old name (which would open the -wal and -shm still there under that
+    name with it) would be worse than the error.
     """
     timeout = busy_timeout_ms() / 1000
     if read_only:
