@@ -167,9 +167,13 @@ class ConnectionPool:
                 return self._idle.pop()
         return self.connect()
 
-    def _release(self, conn: sqlite3.Connection, *, healthy: bool) -> None:
+    def _is_stranger(self, conn: sqlite3.Connection) -> bool:
         with self._lock:
-            stranger = id(conn) in self._strangers
+            return id(conn) in self._strangers
+
+    def _release(self, conn: sqlite3.Connection, *, healthy: bool) -> None:
+        stranger = self._is_stranger(conn)
+        with self._lock:
             self._strangers.discard(id(conn))
         if healthy and not stranger and not conn.in_transaction:
             with self._lock:
@@ -233,13 +237,7 @@ class ConnectionPool:
         wrote = False
         with self._borrow() as (conn, healthy):
             try:
-                if not wait:
-                    conn.execute("PRAGMA busy_timeout = 0")
-                    try:
-                        conn.execute("BEGIN IMMEDIATE")
-                    finally:
-                        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
-                else:
+                with _busy_wait(conn, wait):
                     conn.execute("BEGIN IMMEDIATE")
                 self._check_identity()
                 changes = conn.total_changes
@@ -316,23 +314,18 @@ class ConnectionPool:
             conn = self._acquire()
         except sqlite3.Error:
             return False
-        with self._lock:
-            stranger = id(conn) in self._strangers
-        if stranger:
+        if self._is_stranger(conn):
             self._release(conn, healthy=False)
             return False
         healthy = True
         try:
-            if not wait:
-                conn.execute("PRAGMA busy_timeout = 0")
-            busy, log, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            with _busy_wait(conn, wait):
+                busy, log, copied = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
             return not busy and log == copied
         except sqlite3.Error:
             healthy = False
             return False
         finally:
-            if not wait and healthy:
-                conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
             self._release(conn, healthy=healthy)
 
     def close(self) -> None:
@@ -397,6 +390,19 @@ class _Checkpointer:
             self._wanted.set()
             thread.join(timeout=10)
             self._pool.checkpoint()  # what the last wake-up may not have copied
+
+
+@contextmanager
+def _busy_wait(conn: sqlite3.Connection, wait: bool) -> Iterator[None]:
+    """The block waits out a held lock as usual (``wait``) or gives up at once (busy 0)."""
+    if wait:
+        yield
+        return
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms()}")
 
 
 def _rollback(conn: sqlite3.Connection, healthy: list[bool]) -> None:
