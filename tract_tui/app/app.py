@@ -22,6 +22,7 @@ from tract_tui import settings as user_settings
 from tract_tui.app.footer import CoalescingFooter
 from tract_tui.app.paging import Listing, preload_first_page
 from tract_tui.app.proposals import ProposalsPane
+from tract_tui.app.redraw import MainScreen, update_steady
 from tract_tui.app.tabbar import TabBar
 from tract_tui.app.views import Views
 from tract_tui.app.workers import Cancelled, ServiceCalls, report_error
@@ -141,6 +142,9 @@ class ReviewApp(Views, ServiceCalls, App[int]):
 
     def now(self) -> datetime:
         return self.clock()
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(id="_default")
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -312,7 +316,7 @@ class ReviewApp(Views, ServiceCalls, App[int]):
 
     def _status(self, text: str) -> None:
         status = self.query_one("#status", Static)
-        status.update(Text(text))
+        update_steady(status, Text(text))
         status.set_class(bool(text), "shown")
 
     # --- live ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Select, Static
 
+from tract_tui.app.redraw import update_steady
 from tract_tui.app.render import context_row_cells, context_row_text, context_summary, safe
 from tract_tui.app.table import VirtualTable
 from tract_tui.app.workers import Cancelled, ServiceCalls
@@ -157,7 +158,7 @@ class ContextPane(ServiceCalls, Vertical):
         if wanted is None:
             self.table.empty_text = NO_TRACTS
             self.table.set_total(0)
-            self.query_one("#ctx-summary", Static).update(Text(""))
+            update_steady(self.query_one("#ctx-summary", Static), Text(""))
             return
         with picker.prevent(Select.Changed):
             picker.value = wanted
@@ -254,8 +255,8 @@ class ContextPane(ServiceCalls, Vertical):
             pages={page: numbered[page * size : (page + 1) * size]},
         )
         hidden = sum(1 for r in view.rows if not r.shown)
-        self.query_one("#ctx-summary", Static).update(
-            context_summary(view, hidden, self.show_hidden)
+        update_steady(
+            self.query_one("#ctx-summary", Static), context_summary(view, hidden, self.show_hidden)
         )
 
     @on(VirtualTable.Selected, "#ctx-table")

@@ -20,6 +20,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Static
 
+from tract_tui.app.redraw import update_steady
 from tract_tui.app.render import log_text, safe, short_id
 from tract_tui.app.table import VirtualTable, focus_filter
 from tract_tui.app.workers import Cancelled, ServiceCalls
@@ -264,8 +265,9 @@ class HistoryPane(ServiceCalls, Vertical):
     def _summary(self, total: int) -> None:
         what = "decided proposal" + ("s" if total != 1 else "")
         scope = " matching the filter" if self.filter else ""
-        self.query_one("#history-summary", Static).update(
-            Text(f"{total:,} {what}{scope}, latest decision first · Enter: the full record")
+        update_steady(
+            self.query_one("#history-summary", Static),
+            Text(f"{total:,} {what}{scope}, latest decision first · Enter: the full record"),
         )
 
     @on(VirtualTable.Highlighted, "#history-table")

@@ -20,6 +20,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Select, Sparkline, Static
 
 from tract_tui.app.paging import LogSource
+from tract_tui.app.redraw import update_steady
 from tract_tui.app.render import log_cells, log_detail_text, safe
 from tract_tui.app.table import VirtualTable, focus_filter
 from tract_tui.app.workers import Cancelled, ServiceCalls
@@ -345,7 +346,7 @@ class LogPane(ServiceCalls, Vertical):
             self.table.correct_total(total)
 
     def _apply_stats(self, stats: LogStats) -> None:
-        self.query_one("#log-stats", Static).update(stats_text(stats, stats.total))
+        update_steady(self.query_one("#log-stats", Static), stats_text(stats, stats.total))
         self.query_one("#log-spark", Sparkline).data = [float(b) for b in stats.buckets]
 
     @on(VirtualTable.Selected, "#log-table")

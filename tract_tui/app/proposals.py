@@ -21,6 +21,7 @@ from textual.widgets import Input, Static
 
 from tract_tui.app.decide import DecisionKeys
 from tract_tui.app.paging import Listing, ProposalSource, read_listing
+from tract_tui.app.redraw import update_steady
 from tract_tui.app.render import detail_text, proposal_cells, safe
 from tract_tui.app.table import VirtualTable, focus_filter
 from tract_tui.app.workers import Cancelled
@@ -270,7 +271,7 @@ class ProposalsPane(DecisionKeys):
         if self.order.key != "age" or self.order.descending:
             way = "▼" if self.order.descending else "▲"
             text.append(f"   sorted by {self.order.key} {way}", style="dim")
-        self.query_one("#counts", Static).update(text)
+        update_steady(self.query_one("#counts", Static), text)
 
     def refresh_counts(self) -> None:
         self._apply_counts(*self._counts)
