@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 SWITCH_INTERVAL = 0.0005
 #: Seconds after the first frame at which the log view is built, hidden (Views.prebuild_log).
 PREBUILD_LOG_AFTER = 0.4
+#: The status line while the rows inserted first stand in for the exact page (79 cells).
+PROVISIONAL_LINE = "In insertion order until the exact order is read (first open of a large file)…"
 TABS = [("proposals", "Proposals"), ("log", "Log"), ("context", "Context"), ("history", "History")]
 
 
@@ -120,6 +122,9 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         self._preloaded: Listing | None = None
         #: Waits for a first page run_console began reading and returns it (preload_later).
         self._late_preload: Callable[[Cancelled], FirstPage] | None = None
+        #: The first rows on screen are the ones inserted first (Listing.provisional)
+        #: until the exact page is read.
+        self._provisional = False
         #: False until the ``ix_tui_*`` build is over (or failed): the log view's prebuild
         #: waits for it (see Views.prebuild_log)
         self.indexes_settled = False
@@ -211,7 +216,7 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         pane.opened()
         pane.table.focus()
         if self._preloaded is not None:  # read by preload() before the screen started
-            pane.show_listing(self._preloaded)
+            self._show_first_listing(self._preloaded)
             self._preloaded = None
         elif self._late_preload is not None:
             self._await_first_page(self._late_preload)
@@ -225,7 +230,8 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         hooks, self.first_frame_hooks = self.first_frame_hooks, []
         for hook in hooks:
             hook()
-        if self._late_preload is None:  # else once the first page is read (_first_page)
+        # else once the first page is read (_first_page), or the exact one (exact_order_read)
+        if self._late_preload is None and not self._provisional:
             self._build_indexes()
         self.set_timer(PREBUILD_LOG_AFTER, self.prebuild_log)
 
@@ -266,8 +272,26 @@ class ReviewApp(Views, ServiceCalls, App[int]):
             self._watch_then_load()
         else:
             self.watcher, listing = preloaded
-            self.query_one(ProposalsPane).show_listing(listing)
-        self._build_indexes()
+            self._show_first_listing(listing)
+        if not self._provisional:
+            self._build_indexes()
+
+    def _show_first_listing(self, listing: Listing) -> None:
+        self._provisional = listing.provisional
+        if listing.provisional:
+            self._status(PROVISIONAL_LINE)
+        self.query_one(ProposalsPane).show_listing(listing)
+
+    def exact_order_read(self) -> None:
+        """The exact first page replaced the rows inserted first: now build the indexes.
+
+        Not before: building them reads the same rows as the exact page's scan,
+        and both at once slowed that scan down.
+        """
+        if self._provisional:
+            self._provisional = False
+            self._status("")
+            self._build_indexes()
 
     def _first_page_failed(self, error: BaseException) -> None:
         report_error(self, error)

@@ -60,7 +60,7 @@ def counts_text(
     when some did not fit in ``max_lines``.
     """
     out = Text()
-    out.append(f"{total} pending", style="bold")
+    out.append(f"{total:,} pending", style="bold")
     if not counts:
         return out
     per_tract: Counter[str] = Counter()
@@ -134,7 +134,8 @@ class ProposalsPane(DecisionKeys):
         self.order = Order()
         self._first_frame = False  # True while preloaded rows wait for their first frame
         self._detail_id: str | None = None
-        self._counts: tuple[list[PendingCount], int] = ([], 0)
+        #: The counts line's figures; None until the first are read ("Opening…" stays).
+        self._counts: tuple[list[PendingCount], int] | None = None
 
     @property
     def review_app(self) -> ReviewApp:
@@ -177,7 +178,7 @@ class ProposalsPane(DecisionKeys):
         detail = self.query_one("#detail-scroll")
         if width >= STACK_BELOW:
             detail.styles.width = max(44, min(width * 2 // 5, 100))
-        self._apply_counts(*self._counts)
+        self.refresh_counts()
 
     # --- loading ----------------------------------------------------------------
 
@@ -221,19 +222,53 @@ class ProposalsPane(DecisionKeys):
         self._first_frame = True
         self.table.source = self.source()
         self._show(listing)
-        self.call_after_refresh(self._after_first_frame, listing.total)
+        if listing.provisional:
+            update_steady(self.query_one("#counts", Static), Text("Counting…", style="dim"))
+        else:  # the total now, the tracts and policies once counted
+            self._apply_counts([], listing.total)
+        self.call_after_refresh(self._after_first_frame, listing)
 
-    def _after_first_frame(self, total: int) -> None:
+    def _after_first_frame(self, listing: Listing) -> None:
         self._first_frame = False
         service = self.review_app.service
+        if listing.provisional:
+            self._read_exact_page()
+        total = None if listing.provisional else listing.total
         self.call_service(
             lambda _c: service.pending_counts(),
-            lambda counts: self._apply_counts(counts, total),
+            # unfiltered, every pending proposal is in one of the counts
+            lambda counts: self._apply_counts(
+                counts, sum(c.count for c in counts) if total is None else total
+            ),
             group="proposals-counts",
         )
         row = self.table.cursor_row
         if row is not None:
             self._load_detail(row.proposal_id)
+
+    def _read_exact_page(self) -> None:
+        """The exact oldest-first page, in place of the rows inserted first (Listing.provisional).
+
+        The cursor stays on the proposal it is on. A reload started meanwhile
+        (a decision, a filter, a change) replaces this one and is exact too;
+        either way the indexes are built once it is over (exact_order_read).
+        """
+        fallback = self.table.cursor
+        # on the first row, the first row of the exact page: no rank (a full scan here)
+        current = self.table.cursor_row if fallback else None
+        flt, order, size = self.filter, self.order, self.table.cache.page_size
+        service = self.review_app.service
+
+        def shown(listing: Listing) -> None:
+            self.table.source = self.source()
+            self._show(listing)
+
+        self.call_service(
+            lambda _c: read_listing(service, current, fallback, size, flt, order),
+            shown,
+            group="proposals-reload",
+            always=self.review_app.exact_order_read,
+        )
 
     def _apply_reload(self, result: tuple[Listing, list[PendingCount], str | None]) -> None:
         listing, counts, elsewhere = result
@@ -248,7 +283,10 @@ class ProposalsPane(DecisionKeys):
             )
         self.table.source = self.source()
         self._show(listing)
-        self._apply_counts(counts, listing.total if not self.filter else self._counts[1])
+        # filtered, the line still counts every pending proposal: the counts' sum
+        self._apply_counts(
+            counts, listing.total if not self.filter else sum(c.count for c in counts)
+        )
 
     def _show(self, listing: Listing) -> None:
         if listing.total == 0 and not self.filter:
@@ -274,7 +312,8 @@ class ProposalsPane(DecisionKeys):
         update_steady(self.query_one("#counts", Static), text)
 
     def refresh_counts(self) -> None:
-        self._apply_counts(*self._counts)
+        if self._counts is not None:
+            self._apply_counts(*self._counts)
 
     @on(VirtualTable.Highlighted, "#proposals-table")
     def _highlighted(self, event: VirtualTable.Highlighted) -> None:

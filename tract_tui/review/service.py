@@ -286,6 +286,16 @@ class ReviewService(LogReads, ContextReads, HistoryReads):
         with self.pool.read() as conn:
             return proposals.count_by(conn, what, ids)
 
+    def first_inserted_pending(self, limit: int) -> list[Proposal] | None:
+        """The pending proposals inserted first, when the exact first page would need a scan.
+
+        None when the exact page is cheap (tract-tui's index is there, or the
+        file is small) or these rows cannot be found by seeks; see
+        :func:`tract_tui.storage.proposals.first_inserted_pending`.
+        """
+        with self.pool.read() as conn:
+            return proposals.first_inserted_pending(conn, limit)
+
     def count_proposals(self, flt: Filter | None = None) -> int:
         clause = self._criteria_where(flt)
         with self.pool.read() as conn:

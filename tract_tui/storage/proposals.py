@@ -17,6 +17,7 @@ from typing import Any
 
 from tract_tui.models.review import Criteria, Order, PendingCount, Proposal
 from tract_tui.storage.history import executed_though_rejected
+from tract_tui.storage.indexes import present_indexes
 from tract_tui.storage.rows import (
     PROPOSAL_COLS,
     PROPOSAL_DETAIL_COLS,
@@ -269,3 +270,69 @@ def duplicates(conn: sqlite3.Connection, p: Proposal) -> list[str]:
     )
     params = (p.tract_id, p.proposal_id or None, p.policy_name, p.action_type, p.params_raw)
     return [str(r[0]) for r in conn.execute(sql, params) if r[0] is not None]
+
+
+#: tract-tui's index that serves the oldest-pending-first listing (storage/indexes.py).
+OLDEST_PENDING_INDEX = "ix_tui_proposals_status_time"
+#: From this many proposal rowids on, a never-indexed file's first screen shows the rows
+#: inserted first while the exact page is read (:func:`first_inserted_pending`): the
+#: full scan that page needs costs about 50 ms here, 0.6-0.85 s at 1.5M rows.
+PROVISIONAL_FROM_ROWS = 100_000
+#: More tracts than this, and reading each one's first rows stops being cheap.
+PROVISIONAL_MAX_TRACTS = 2_000
+#: The tract library's own index on (tract_id, status): within one tract and status its
+#: entries are in rowid order, so the first pending rows a tract inserted are its first
+#: entries there.
+LIBRARY_STATUS_INDEX = "ix_policy_proposals_tract_status"
+
+
+def first_inserted_pending(
+    conn: sqlite3.Connection, limit: int, *, max_tracts: int = PROVISIONAL_MAX_TRACTS
+) -> list[Proposal] | None:
+    """The ``limit`` pending proposals inserted first, in listing order; None if not needed.
+
+    What a console shows while the exact oldest-first page of a large file
+    tract-tui never indexed is read (a full scan: 0.6-0.85 s over 1.5M
+    proposals). The library inserts each proposal as it is made, so the rows
+    inserted first are, in its files, the oldest; the caller says so on
+    screen and replaces them with the exact page. Read with seeks only: the
+    tracts one by one through the library's index (at most ``max_tracts`` of
+    them), each tract's first ``limit`` pending rowids from its
+    (tract_id, status) entries, the ``limit`` lowest of those.
+
+    None when the exact page is cheap (``ix_tui_proposals_status_time`` is
+    there, or there are fewer than :data:`PROVISIONAL_FROM_ROWS` rowids), or
+    when the library's index is absent or unusable, or there are more tracts.
+    """
+    if OLDEST_PENDING_INDEX in present_indexes(conn):
+        return None
+    top = conn.execute(f"SELECT max(rowid) FROM {TABLE}").fetchone()[0]
+    if not isinstance(top, int) or top < PROVISIONAL_FROM_ROWS:
+        return None
+    tracts: list[Any] = []
+    try:
+        nxt = conn.execute(f"SELECT min(tract_id) FROM {TABLE}").fetchone()[0]
+        while nxt is not None:
+            if len(tracts) == max_tracts:
+                return None
+            tracts.append(nxt)
+            nxt = conn.execute(
+                f"SELECT min(tract_id) FROM {TABLE} WHERE tract_id > ?", (nxt,)
+            ).fetchone()[0]
+        sql = (
+            f"SELECT rowid FROM {TABLE} INDEXED BY {LIBRARY_STATUS_INDEX}"
+            " WHERE tract_id IS ? AND status = 'pending' ORDER BY rowid LIMIT ?"
+        )
+        rowids: list[int] = []
+        for tract in [*tracts, None]:  # None: rows of a foreign table without a tract
+            rowids.extend(r[0] for r in conn.execute(sql, (tract, limit)))
+    except sqlite3.OperationalError:  # no such index, or it cannot serve the query
+        return None
+    first = sorted(rowids)[:limit]
+    order = DEFAULT_ORDER
+    rows = conn.execute(
+        f"SELECT {_select(order)} FROM {TABLE} WHERE rowid IN ({marks(len(first))})"
+        f" {order_sql(order)}",
+        first,
+    ).fetchall()
+    return _proposals(rows, order)
