@@ -22,7 +22,7 @@ from tests.apphelpers import SIZE, clock, pending_ids, rows, settle, status_of
 from tract_tui.app import ReviewApp
 from tract_tui.app import proposals as proposals_view
 from tract_tui.app.app import PROVISIONAL_LINE
-from tract_tui.app.paging import PAGE_SIZE, preload_first_page
+from tract_tui.app.paging import PAGE_SIZE, Listing, preload_first_page
 from tract_tui.app.proposals import ProposalsPane
 from tract_tui.review.service import ReviewService
 from tract_tui.storage import indexes
@@ -123,15 +123,24 @@ def held_exact_read(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     return release
 
 
+def provisional_console(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[ReviewApp, ReviewService, Listing, threading.Event]:
+    """A console whose first page, read before it starts, is the rows inserted first; its
+    exact read waits for the returned event."""
+    release = held_exact_read(monkeypatch)
+    service = ReviewService.open(path)
+    first = preload_first_page(service)
+    assert first is not None and first[1].provisional
+    app = ReviewApp(path, clock=clock, service=service, poll_interval=0.2)
+    app.preload(first)
+    return app, service, first[1], release
+
+
 async def test_the_first_screen_shows_the_rows_inserted_first_then_the_exact_page(
     big: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    release = held_exact_read(monkeypatch)
-    service = ReviewService.open(big)
-    first = preload_first_page(service)
-    assert first is not None and first[1].provisional
-    app = ReviewApp(big, clock=clock, service=service, poll_interval=0.2)
-    app.preload(first)
+    app, service, _listing, release = provisional_console(big, monkeypatch)
     try:
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause(0.3)
@@ -164,12 +173,7 @@ async def test_a_decision_on_a_row_inserted_first_decides_that_very_proposal(
 ) -> None:
     """Keys act on what is on screen, exact page or not: the highlighted proposal is the one
     decided, the cursor then follows the exact listing, and the indexes are still built."""
-    release = held_exact_read(monkeypatch)
-    service = ReviewService.open(big)
-    first = preload_first_page(service)
-    assert first is not None and first[1].provisional
-    app = ReviewApp(big, clock=clock, service=service, poll_interval=0.2)
-    app.preload(first)
+    app, service, listing, release = provisional_console(big, monkeypatch)
     app.settings.confirm = {k: False for k in app.settings.confirm}  # decide at once
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -185,7 +189,7 @@ async def test_a_decision_on_a_row_inserted_first_decides_that_very_proposal(
             await pilot.pause(0.3)
             await settle(pilot)
             assert status_of(big, target.proposal_id) == "approved"
-            assert sum(status_of(big, p.proposal_id) == "approved" for p in first[1].pages[0]) == 1
+            assert sum(status_of(big, p.proposal_id) == "approved" for p in listing.pages[0]) == 1
             exact = pending_ids(big)
             assert [r.proposal_id for r in pane.table.cache.rows()] == exact[:PAGE_SIZE]
             assert str(app.query_one("#status").render()) == ""
