@@ -94,3 +94,51 @@ def test_filter_narrows_the_history(fixture_copy) -> None:
         rejected = svc.list_history(parse_filter("status:rejected", "proposals"))
         assert [r.proposal_id for r in rejected] == [LIBRARY_REJECTED]
         assert svc.count_history() == 2
+
+
+def library_decides(db: Path, pid: str, status: str) -> None:
+    """What the tract library's approve or reject does after its check: an UPDATE without a
+    condition on the status (tract/policy/evaluator.py), stamped later than ours."""
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE policy_proposals SET status=?, resolved_at="
+                     "'2030-01-01 00:00:00.000000' WHERE proposal_id=?", (status, pid))  # fmt: skip
+    conn.close()
+
+
+def test_an_approval_the_library_overwrote_with_a_rejection_is_a_conflict_everywhere(
+    fixture_copy,
+) -> None:
+    db = fixture_copy(8)
+    assert cli("approve", db, BRANCH, "--note", "go").returncode == 0
+    library_decides(db, BRANCH, "rejected")  # its reject read the row while it was pending
+    with ReviewService.open(db, read_only=True) as svc:
+        decided = svc.history_detail(BRANCH).decided
+    assert decided.conflict and decided.outcome == "approved" and decided.by
+    from tract_tui.app.historyview import decided_text
+
+    said = str(decided_text(decided, "rejected"))
+    assert "CONFLICT: rejected although tract-tui logged its approval" in said
+    listed = json.loads(cli("list", db, "--filter", "status:rejected", "--json").stdout)
+    flags = {p["proposal_id"]: p["conflict"] for p in listed}
+    assert flags == {BRANCH: True, LIBRARY_REJECTED: False}
+
+
+def test_an_undone_decision_stands_no_more(fixture_copy) -> None:
+    """Rejected, undone, then approved and executed by the library: no conflict (the
+    rejection was taken back) and decided outside tract-tui (no decision of ours stands).
+    Both were wrong: any rejection row made a conflict, and the undone one was named as
+    the decision."""
+    db = fixture_copy(8)
+    with ReviewService.open(db) as svc:
+        svc.undo(svc.reject(BRANCH, "not now"))
+        svc.undo(svc.approve(ANNOTATE, "yes"))  # approved, undone, then approved again
+
+        svc.approve(ANNOTATE, "yes after all")
+    library_decides(db, BRANCH, "executed")
+    with ReviewService.open(db, read_only=True) as svc:
+        branch = svc.history_detail(BRANCH).decided
+        annotate = svc.history_detail(ANNOTATE).decided
+    assert not branch.conflict and branch.outside
+    assert not annotate.conflict and annotate.note == "yes after all"
+    listed = json.loads(cli("list", db, "--filter", "status:executed", "--json").stdout)
+    assert not any(p["conflict"] for p in listed)

@@ -177,8 +177,12 @@ def test_the_library_and_tract_tui_deciding_at_once_lose_and_double_nothing(
     assert library.returncode == 0, err[-2000:]
     theirs = json.loads(out)
     assert ours and (theirs["approved"] or theirs["rejected"]), (ours, theirs)
-    listed = json.loads(cli("list", db, "--filter", "status:executed", "--json").stdout)
-    conflicts = {p["proposal_id"] for p in listed if p["conflict"]}
+    conflicts = {
+        p["proposal_id"]
+        for status_name in ("executed", "rejected", "approved")
+        for p in json.loads(cli("list", db, "--filter", f"status:{status_name}", "--json").stdout)
+        if p["conflict"]
+    }
     for pid in before:
         rows = rows_for(db, pid)
         assert len(rows) <= 1, (pid, rows)  # one decision by tract-tui at most
@@ -189,13 +193,16 @@ def test_the_library_and_tract_tui_deciding_at_once_lose_and_double_nothing(
             # (its "is it pending?" check can read the row its session cached before we
             # decided): after an approval, its execution is the one there will be (no agent
             # claims an executed proposal), and its rejection is its own overwrite, which
-            # tract-tui cannot prevent; after a rejection it is reported as a conflict.
+            # tract-tui cannot prevent; either overwrite is reported as a conflict, and
+            # nothing else is.
             if ours[pid] == "approved":
                 assert final in ("approved", "executed") or (
                     final == "rejected" and pid in theirs["rejected"]
                 ), (pid, final)
+                assert (pid in conflicts) == (final == "rejected"), (pid, final)
             else:
-                assert final == "rejected" or (final == "executed" and pid in conflicts)
+                assert final in ("rejected", "executed"), (pid, final)
+                assert (pid in conflicts) == (final == "executed"), (pid, final)
         else:
             assert rows == [] and final != "approved"  # decided by the library, or still open
 

@@ -43,11 +43,21 @@ COLUMNS = [
     Column("Policy", width=16, drop=3, max_width=24),
 ]
 OUTSIDE = "outside tract-tui"
-CONFLICT_TEXT = (
-    "⚠ CONFLICT: executed although tract-tui logged its rejection. The tract library's "
-    "approve checks the status, then updates it without a condition, so it ran a proposal "
-    "rejected a moment before."
-)
+
+
+def conflict_text(d: Decided, status: str) -> str:
+    """What overrode tract-tui's decision, said plainly (storage/history.LEADS_TO)."""
+    if d.outcome == "rejected":
+        return (f"⚠ CONFLICT: {safe(status)} although tract-tui logged its rejection. The tract "
+                "library's approve checks the status, then updates it without a condition, so "
+                "it can approve (and run) a proposal rejected a moment before.")  # fmt: skip
+    if d.outcome == "approved":
+        return (f"⚠ CONFLICT: {safe(status)} although tract-tui logged its approval. The tract "
+                "library's reject checks the status of the row it read earlier, then updates "
+                "it without a condition, so it can overwrite an approval made since.")  # fmt: skip
+    return f"⚠ CONFLICT: {safe(status)} although tract-tui logged it {safe(d.outcome or '?')}."
+
+
 EMPTY = "No decided proposals yet: approved, rejected, expired and executed ones appear here."
 NO_MATCH = "No decided proposals match this filter."
 STACK_BELOW = 110
@@ -85,7 +95,7 @@ def decided_text(d: Decided | None, status: str) -> Text:
         out.append("not decided yet (pending)\n", style="bold")
         return out
     if d.conflict:
-        out.append(CONFLICT_TEXT + "\n\n", style="bold red")
+        out.append(conflict_text(d, status) + "\n\n", style="bold red")
     if d.outside:
         out.append(f"{safe(status)} {OUTSIDE}", style="bold")
         out.append(f" at {show_time(d.at)}\n" if d.at else "\n")

@@ -61,8 +61,8 @@ def _as_is(params: Any, valid: Any, kind: Any) -> bool:
 def proposal_line(row: tuple[Any, ...]) -> list[str] | None:
     """One proposal's JSON object in pieces, or None when it must go the general way.
 
-    ``conflict`` (last): executed although tract-tui logged its rejection
-    (storage/history.executed_though_rejected); false for every other row.
+    ``conflict`` (last): its status contradicts the last decision tract-tui
+    logged for it (storage/history.overridden_decisions); false for every other row.
     """
     pid, tract, policy, action, params, reason, status, created, resolved, valid, kind = row[:11]
     if not (_as_is(params, valid, kind) and _time(created) and _time(resolved, null=True)):

@@ -407,8 +407,9 @@ class Decided:
 
     ``recorded`` is False when no tract-tui row records the decision: the
     library (or something else) decided it, which writes no log row. ``conflict``:
-    it was executed although tract-tui logged a rejection of it (the
-    library's approve checks, then updates without a condition).
+    its status contradicts the decision tract-tui logged (``outcome``):
+    approved or executed although rejected, rejected although approved (the
+    library's approve and reject check a status, then update without a condition).
     """
 
     by: str | None

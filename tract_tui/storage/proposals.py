@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from tract_tui.models.review import Criteria, Order, PendingCount, Proposal
-from tract_tui.storage.history import executed_though_rejected
+from tract_tui.storage.history import overridden_decisions
 from tract_tui.storage.indexes import present_indexes
 from tract_tui.storage.rows import (
     PROPOSAL_COLS,
@@ -149,16 +149,16 @@ def stream_raw(conn: sqlite3.Connection, clause: Where) -> Iterator[tuple[Any, .
     """Every listed row as stored (see :data:`RAW_COLS`), in order, from one cursor.
 
     For writers of JSON that can pass valid JSON text through untouched. Each
-    row ends with its ``conflict`` flag (history.executed_though_rejected),
-    looked for once, at the first executed row: a pending listing never pays.
+    row ends with its ``conflict`` flag (history.overridden_decisions),
+    looked for once, at the first decided row: a pending listing never pays.
     """
     conflicts: set[str] | None = None
     rows = stream_in_order(conn, RAW_COLS, TABLE, clause, order_sql(DEFAULT_ORDER), size=_SIZE)
     for row in rows:
-        executed = row[6] == "executed"
-        if executed and conflicts is None:
-            conflicts = executed_though_rejected(conn)
-        yield (*row, executed and conflicts is not None and row[0] in conflicts)
+        decided = row[6] != "pending"
+        if decided and conflicts is None:
+            conflicts = overridden_decisions(conn)
+        yield (*row, decided and conflicts is not None and row[0] in conflicts)
 
 
 def rank(
