@@ -147,3 +147,49 @@ async def test_a_line_of_text_lays_out_when_its_new_text_needs_another_height(
             await pilot.pause()
             assert stats.size.height == lines, (words, stats.size.height)
             assert "word" in app.export_screenshot()
+
+
+async def test_the_drop_downs_take_their_slots_after_the_first_frame_and_nothing_moves(
+    v5_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first ``2`` draws a cheap slot where each drop-down goes (the drop-downs, drawn
+    for the first time, were a third of it); the drop-downs replace them right after, in
+    the same places, filled, and the filter box does not move. A filter typed before they
+    come works."""
+    from textual.widgets import Select
+
+    from tract_tui.app.logview import SELECTS, SelectSlot
+
+    held: list[LogPane] = []
+    original = LogPane.mount_selects
+
+    async def hold(self: LogPane) -> None:
+        held.append(self)
+
+    monkeypatch.setattr(LogPane, "mount_selects", hold)
+    app = ReviewApp(v5_db, clock=clock, poll_interval=0.2)
+    async with app.run_test(size=(120, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        log = app.query_one(LogPane)
+        assert held == [log] and not log.query(Select)
+        slots = [s.region for s in log.query(SelectSlot)]
+        assert [s.prompt for s in log.query(SelectSlot)] == list(SELECTS)
+        box = log.query_one("#log-filter", Input)
+        where = box.region
+        box.value = "outcome:error"
+        log.apply_filter()
+        await settle(pilot)
+        assert log.table.row_count == 4
+        await original(log)
+        await settle(pilot)
+        assert not log.query(SelectSlot)
+        selects = list(log.query(Select))
+        assert [s.id for s in selects] == [f"f-{k}" for k in SELECTS]
+        assert [s.region for s in selects] == slots and box.region == where
+        assert log.table.row_count == 4  # the typed filter stands
+        outcome = log.query_one("#f-outcome", Select)  # filled: a value it lacks would raise
+        outcome.value = "error"
+        await settle(pilot)
+        assert log.current_filter().to_text().count("outcome:error") == 2
