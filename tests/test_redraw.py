@@ -24,6 +24,14 @@ from tract_tui.app.redraw import MainScreen
 from tract_tui.app.table import VirtualTable
 
 
+async def show_log(pilot: Any) -> LogPane:
+    """The log view, shown and settled."""
+    await settle(pilot)
+    await pilot.press("2")
+    await settle(pilot)
+    return pilot.app.query_one(LogPane)  # type: ignore[no-any-return]
+
+
 def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[object]:
     """Every call of ``owner.name`` from now on, by the instance it was called on."""
     calls: list[object] = []
@@ -91,10 +99,7 @@ async def test_a_new_row_count_lays_out_only_when_the_scrollbar_appears_or_goes(
     follow the new count every time."""
     app = ReviewApp(v5_db, clock=clock, poll_interval=0.2)
     async with app.run_test(size=(120, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("2")
-        await settle(pilot)
-        log = app.query_one(LogPane)
+        log = await show_log(pilot)
         table = log.table
         visible = table.scrollable_content_region.height - 1
         layouts = count_calls(monkeypatch, Screen, "_refresh_layout")
@@ -169,10 +174,7 @@ async def test_the_drop_downs_take_their_slots_after_the_first_frame_and_nothing
     monkeypatch.setattr(LogPane, "mount_selects", hold)
     app = ReviewApp(v5_db, clock=clock, poll_interval=0.2)
     async with app.run_test(size=(120, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("2")
-        await settle(pilot)
-        log = app.query_one(LogPane)
+        log = await show_log(pilot)
         assert held == [log] and not log.query(Select)
         slots = [s.region for s in log.query(SelectSlot)]
         assert [s.prompt for s in log.query(SelectSlot)] == list(SELECTS)
