@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 SWITCH_INTERVAL = 0.0005
 #: Seconds after the first frame at which the log view is built, hidden (Views.prebuild_log).
 PREBUILD_LOG_AFTER = 0.4
-#: The status line while the rows inserted first stand in for the exact page (79 cells).
+#: The status line while the rows inserted first stand in for the exact page (78 cells).
 PROVISIONAL_LINE = "In insertion order until the exact order is read (first open of a large file)…"
 TABS = [("proposals", "Proposals"), ("log", "Log"), ("context", "Context"), ("history", "History")]
 

@@ -51,6 +51,11 @@ SORT_TITLES = {"age": "Age", "action": "Action", "tract": "Tract", "policy": "Po
 STACK_BELOW = 110
 
 
+def all_pending(counts: list[PendingCount]) -> int:
+    """Every pending proposal is in one of the per-(tract, policy) counts."""
+    return sum(c.count for c in counts)
+
+
 def counts_text(
     counts: list[PendingCount], total: int, max_lines: int = 3, width: int = 80
 ) -> Text:
@@ -236,9 +241,8 @@ class ProposalsPane(DecisionKeys):
         total = None if listing.provisional else listing.total
         self.call_service(
             lambda _c: service.pending_counts(),
-            # unfiltered, every pending proposal is in one of the counts
             lambda counts: self._apply_counts(
-                counts, sum(c.count for c in counts) if total is None else total
+                counts, all_pending(counts) if total is None else total
             ),
             group="proposals-counts",
         )
@@ -283,10 +287,8 @@ class ProposalsPane(DecisionKeys):
             )
         self.table.source = self.source()
         self._show(listing)
-        # filtered, the line still counts every pending proposal: the counts' sum
-        self._apply_counts(
-            counts, listing.total if not self.filter else sum(c.count for c in counts)
-        )
+        # filtered, the line still counts every pending proposal
+        self._apply_counts(counts, listing.total if not self.filter else all_pending(counts))
 
     def _show(self, listing: Listing) -> None:
         if listing.total == 0 and not self.filter:
