@@ -137,6 +137,7 @@ class LogPane(ServiceCalls, Vertical):
         self.facets_loaded = False
         self._facets: LogFacets | None = None
         #: The drop-downs replace their slots after the view's first frame (SelectSlot).
+        self._selects_asked = False
         self._selects_mounted = False
         #: Read while hidden (prepare): the stats, count and search catch-up wait for shown().
         self._deferred: tuple[Filter, int, bool] | None = None
@@ -261,20 +262,22 @@ class LogPane(ServiceCalls, Vertical):
             deferred, self._deferred = self._deferred, None
             self.call_after_refresh(self._after_rows, *deferred)
         self.screen.set_focus(self.table)  # at once: keys typed right after ``2`` are its
-        if not self._selects_mounted:
+        if not self._selects_asked:
             self.call_after_refresh(self.mount_selects)
 
     async def mount_selects(self) -> None:
         """The drop-downs in place of their slots, filled with the values read so far."""
-        if self._selects_mounted:
+        if self._selects_asked:
             return
-        self._selects_mounted = True
+        self._selects_asked = True
         row = self.query_one("#log-filters", Horizontal)
         slots = list(row.query(SelectSlot))
         selects = [Select[str]([], prompt=key, id=f"f-{key}", allow_blank=True) for key in SELECTS]
         with self.app.batch_update():
             await row.mount_all(selects, before=slots[0] if slots else 0)
             await row.remove_children(slots)
+        # only now: values that arrive while they are being mounted wait for this
+        self._selects_mounted = True
         if self._facets is not None:
             self._fill_selects(self._facets)
 
