@@ -64,7 +64,7 @@ def overridden_decisions(conn: sqlite3.Connection) -> set[str]:
         if pid is None or pid in found:
             continue
         hit = conn.execute(check, (pid, tract, policy, at)).fetchone()
-        if hit is None or hit[0] == "pending" or hit[0] in LEADS_TO[outcome]:
+        if hit is None or not _contradicts(str(hit[0]), outcome):
             continue
         last = _last_decision(conn, pid, tract, policy, hit[1], hit[2])
         if last is not None and _contradicts(str(hit[0]), last[1]):
