@@ -224,12 +224,15 @@ class ContextPane(ServiceCalls, Vertical):
         if not isinstance(value, str):
             return
         tract, branch = value.split(SEP, 1)
-        keep = self.table.cursor_row
+        keep, started = self.table.cursor_row, self.table.moves
         service = self.review_app.service
+
+        def show(view: ContextView) -> None:
+            # a key that moved the cursor while the branch compiled is not undone
+            self._show(view, keep=keep if self.table.moves == started else self.table.cursor_row)
+
         self.call_service(
-            lambda _c: service.context_view(tract, branch or None),
-            lambda view: self._show(view, keep=keep),
-            group="context-rows",
+            lambda _c: service.context_view(tract, branch or None), show, group="context-rows"
         )
 
     def _show(self, view: ContextView, keep: tuple[int, ContextRow] | None = None) -> None:

@@ -63,6 +63,10 @@ NO_MATCH = "No decided proposals match this filter."
 STACK_BELOW = 110
 
 
+def _row_id(row: HistoryRow) -> str:
+    return row.proposal_id
+
+
 def by_text(d: Decided | None) -> str:
     if d is None:
         return "-"
@@ -264,12 +268,20 @@ class HistoryPane(ServiceCalls, Vertical):
             page = index // size
             return total, index, service.history_at(page * size, size, flt) if total else []
 
-        self.call_service(load, lambda r: self._show(flt, *r), group="history-rows")
+        started = self.table.moves
+        self.call_service(load, lambda r: self._show(flt, started, *r), group="history-rows")
 
-    def _show(self, flt: Filter, total: int, index: int, rows: list[HistoryRow]) -> None:
-        self.table.source = HistorySource(self.review_app.service, flt)
+    def _show(
+        self, flt: Filter, started: int, total: int, index: int, rows: list[HistoryRow]
+    ) -> None:
+        """Show a reload's rows; a key that moved the cursor meanwhile is not undone."""
         page = index // self.table.cache.page_size
-        self.table.set_total(total, keep_cursor=index, pages={page: rows})
+        landed = self.table.landing(started, index, {page: rows}, _row_id)
+        if landed is None:
+            self.reload()
+            return
+        self.table.source = HistorySource(self.review_app.service, flt)
+        self.table.set_total(total, keep_cursor=landed, pages={page: rows})
         self._summary(total)
 
     def _summary(self, total: int) -> None:

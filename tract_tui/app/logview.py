@@ -52,6 +52,10 @@ EMPTY_LOG = "The policy log is empty: agents' policies log every evaluation here
 NO_MATCH = "No log rows match this filter."
 
 
+def _entry_key(entry: LogEntry) -> int:
+    return entry.id
+
+
 class SelectSlot(Widget):
     """A drop-down's place and look, until the drop-down itself is mounted (LogPane.shown).
 
@@ -363,11 +367,21 @@ class LogPane(ServiceCalls, Vertical):
             total = page * size + len(rows) if exact else page * size + size
             return total, index, rows, exact
 
-        self.call_service(load, lambda r: self._show_rows(flt, *r), group="log-rows")
+        started = self.table.moves if keep_position else None
+        self.call_service(load, lambda r: self._show_rows(flt, started, *r), group="log-rows")
 
-    def _show_rows(self, flt: Filter, total: int, index: int, rows: list[Any], exact: bool) -> None:
-        self.table.source = LogSource(self.review_app.service, flt)
+    def _show_rows(
+        self, flt: Filter, started: int | None, total: int, index: int, rows: list[Any], exact: bool
+    ) -> None:
+        """Show a reload's rows; ``started``: the table's move count when it kept the position."""
         page = index // self.table.cache.page_size
+        if started is not None:  # a key that moved the cursor meanwhile is not undone
+            landed = self.table.landing(started, index, {page: rows}, _entry_key)
+            if landed is None:
+                self.reload()
+                return
+            index = landed
+        self.table.source = LogSource(self.review_app.service, flt)
         self.table.set_total(total, keep_cursor=index, pages={page: rows})
         # The stats (full passes for a text filter) and the count start once the rows
         # are drawn: started with them, they took the CPU from that drawing.

@@ -9,6 +9,7 @@ highlighted one in full. The decision keys and their confirmations live in
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -49,6 +50,10 @@ COLUMNS = [
 SORT_TITLES = {"age": "Age", "action": "Action", "tract": "Tract", "policy": "Policy"}
 #: Below this many columns the detail goes under the table instead of beside it.
 STACK_BELOW = 110
+
+
+def _proposal_id(row: Proposal) -> str:
+    return row.proposal_id
 
 
 def all_pending(counts: list[PendingCount]) -> int:
@@ -199,14 +204,18 @@ class ProposalsPane(DecisionKeys):
         current = self.table.cursor_row
         flt, order, fallback = self.filter, self.order, self.table.cursor
         service = self.review_app.service
-        size = self.table.cache.page_size
+        size, started = self.table.cache.page_size, self.table.moves
 
         def load(_cancelled: Cancelled) -> tuple[Listing, list[PendingCount], str | None]:
             listing = read_listing(service, current, fallback, size, flt, order)
             counts = service.pending_counts()
             return listing, counts, self._decided_elsewhere(current)
 
-        self.call_service(load, self._apply_reload, group="proposals-reload")
+        self.call_service(
+            load,
+            lambda result: self._apply_reload(result, current, started),
+            group="proposals-reload",
+        )
 
     def _decided_elsewhere(self, current: Proposal | None) -> str | None:
         """The highlighted proposal's new status when someone else decided it, else None."""
@@ -261,11 +270,13 @@ class ProposalsPane(DecisionKeys):
         # on the first row, the first row of the exact page: no rank (a full scan here)
         current = self.table.cursor_row if fallback else None
         flt, order, size = self.filter, self.order, self.table.cache.page_size
-        service = self.review_app.service
+        service, started = self.review_app.service, self.table.moves
 
         def shown(listing: Listing) -> None:
+            if (landed := self._landing(listing, started)) is None:
+                return
             self.table.source = self.source()
-            self._show(listing)
+            self._show(landed)
 
         self.call_service(
             lambda _c: read_listing(service, current, fallback, size, flt, order),
@@ -274,9 +285,26 @@ class ProposalsPane(DecisionKeys):
             always=self.review_app.exact_order_read,
         )
 
-    def _apply_reload(self, result: tuple[Listing, list[PendingCount], str | None]) -> None:
+    def _landing(self, listing: Listing, started: int) -> Listing | None:
+        """``listing`` with the cursor where the person moved it while it was read.
+
+        None when that row is not on the page read: a new reload, from the
+        row the cursor is on now, replaces this one.
+        """
+        index = self.table.landing(started, listing.index, listing.pages, _proposal_id)
+        if index is None:
+            self.reload()
+            return None
+        return listing if index == listing.index else replace(listing, index=index)
+
+    def _apply_reload(
+        self,
+        result: tuple[Listing, list[PendingCount], str | None],
+        current: Proposal | None,
+        started: int,
+    ) -> None:
+        """Show a reload's listing and counts; ``current`` was under the cursor when it began."""
         listing, counts, elsewhere = result
-        current = self.table.cursor_row
         if elsewhere is not None and current is not None:
             self.app.notify(
                 f"{safe(current.proposal_id)[:8]} was decided by another reviewer or agent: "
@@ -285,10 +313,12 @@ class ProposalsPane(DecisionKeys):
                 markup=False,
                 timeout=6,
             )
+        if (landed := self._landing(listing, started)) is None:
+            return
         self.table.source = self.source()
-        self._show(listing)
+        self._show(landed)
         # filtered, the line still counts every pending proposal
-        self._apply_counts(counts, listing.total if not self.filter else all_pending(counts))
+        self._apply_counts(counts, landed.total if not self.filter else all_pending(counts))
 
     def _show(self, listing: Listing) -> None:
         if listing.total == 0 and not self.filter:

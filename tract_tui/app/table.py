@@ -116,6 +116,9 @@ class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
         self.source: PageSource[Any] | None = None
         self.is_marked = is_marked or (lambda _row: False)
         self.empty_text = empty_text
+        #: How many times the cursor was moved (keys, clicks, its owner), loads not
+        #: counted: a load that started before a move must not undo it (:meth:`landing`).
+        self.moves = 0
         self.loaded = False  # False until the owner first sets a total
         #: (column title, descending) of the order the rows are in, drawn in the header.
         self.sort_marker: tuple[str, bool] | None = None
@@ -148,6 +151,30 @@ class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
         self.refresh()
         self._request_missing()
         self._announce()
+
+    def landing(
+        self, started: int, index: int, pages: dict[int, list[Any]], key: Callable[[Any], object]
+    ) -> int | None:
+        """Where the cursor goes when a load that started at move count ``started`` lands.
+
+        The load found the place of the row the cursor was on when it started
+        (``index``). If a key moved the cursor while it ran, that move wins:
+        the cursor goes to the row it is on now, found on the loaded ``pages``
+        by ``key``. None when that row is not on them (or not loaded): the
+        owner loads again from where the cursor is now.
+        """
+        if self.moves == started:
+            return index
+        row = self.cursor_row
+        if row is None:
+            return None
+        wanted = key(row)
+        size = self.cache.page_size
+        for page, rows in pages.items():
+            for i, candidate in enumerate(rows):
+                if key(candidate) == wanted:
+                    return page * size + i
+        return None
 
     def _set_row_count(self, total: int) -> None:
         """Make the scrollable height ``total`` rows plus the header, laying out only if needed.
@@ -224,6 +251,7 @@ class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
     # --- cursor -------------------------------------------------------------------
 
     def watch_cursor(self, old: int, new: int) -> None:
+        self.moves += 1
         clamped = max(0, min(new, max(self.row_count - 1, 0)))
         if clamped != new:
             self.set_reactive(VirtualTable.cursor, clamped)
