@@ -198,9 +198,11 @@ class HistoryPane(ServiceCalls, Vertical):
     HistoryPane #history-main { height: 1fr; }
     HistoryPane #history-table { width: 1fr; }
     HistoryPane #history-table.stale { opacity: 60%; }
-    HistoryPane #history-detail-scroll { width: 44; border-left: tall $panel; padding: 0 1; }
+    HistoryPane #history-detail-scroll { width: 40%; min-width: 44; max-width: 100;
+                                         border-left: tall $panel; padding: 0 1; }
     HistoryPane.stacked #history-main { layout: vertical; }
-    HistoryPane.stacked #history-detail-scroll { width: 1fr; height: 45%; border-left: none;
+    HistoryPane.stacked #history-detail-scroll { width: 1fr; min-width: 0; max-width: 100%;
+                                                 height: 45%; border-left: none;
                                                  border-top: tall $panel; }
     """
 
@@ -234,14 +236,11 @@ class HistoryPane(ServiceCalls, Vertical):
     def on_mount(self) -> None:
         if self.app.is_headless:
             self.query_one("#history-filter", Input).cursor_blink = False
+        self.set_class(self.app.size.width < STACK_BELOW, "stacked")  # as ProposalsPane
 
     def on_resize(self) -> None:
-        width = self.size.width
-        self.set_class(width < STACK_BELOW, "stacked")
-        if width >= STACK_BELOW:
-            self.query_one("#history-detail-scroll").styles.width = max(
-                44, min(width * 2 // 5, 100)
-            )
+        # the detail's width (two fifths, 44 to 100 cells) is the CSS's
+        self.set_class(self.size.width < STACK_BELOW, "stacked")
 
     def shown(self) -> None:
         if not self.loaded:

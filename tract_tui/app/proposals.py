@@ -132,9 +132,11 @@ class ProposalsPane(DecisionKeys):
     ProposalsPane #main { height: 1fr; }
     ProposalsPane #proposals-table { width: 1fr; }
     ProposalsPane #proposals-table.stale { opacity: 60%; }
-    ProposalsPane #detail-scroll { width: 44; border-left: tall $panel; padding: 0 1; }
+    ProposalsPane #detail-scroll { width: 40%; min-width: 44; max-width: 100;
+                                   border-left: tall $panel; padding: 0 1; }
     ProposalsPane.stacked #main { layout: vertical; }
-    ProposalsPane.stacked #detail-scroll { width: 1fr; height: 45%; border-left: none;
+    ProposalsPane.stacked #detail-scroll { width: 1fr; min-width: 0; max-width: 100%;
+                                           height: 45%; border-left: none;
                                            border-top: tall $panel; }
     """
 
@@ -181,13 +183,14 @@ class ProposalsPane(DecisionKeys):
     def on_mount(self) -> None:
         if self.app.is_headless:
             self.query_one("#proposals-filter", Input).cursor_blink = False
+        # The layout before the first frame already has it (the pane is as wide as the
+        # terminal): set on the first Resize, it came after that layout, and the whole
+        # screen was laid out and drawn a second time for the first frame.
+        self.set_class(self.app.size.width < STACK_BELOW, "stacked")
 
     def on_resize(self, event: events.Resize) -> None:
-        width = event.size.width
-        self.set_class(width < STACK_BELOW, "stacked")
-        detail = self.query_one("#detail-scroll")
-        if width >= STACK_BELOW:
-            detail.styles.width = max(44, min(width * 2 // 5, 100))
+        # The detail's width (two fifths, 44 to 100 cells) is the CSS's: no layout here.
+        self.set_class(event.size.width < STACK_BELOW, "stacked")
         self.refresh_counts()
 
     # --- loading ----------------------------------------------------------------
