@@ -49,6 +49,18 @@ class Gate:
         raise AssertionError("the reload never reached its first query")
 
 
+async def keys_during_reload(
+    pilot: Any, monkeypatch: pytest.MonkeyPatch, pane: Any, method: str, *keys: str
+) -> None:
+    """``keys`` pressed while ``pane``'s reload is held at ``method``; then it lands."""
+    gate = Gate(monkeypatch, pilot.app.service, method)
+    pane.reload()
+    await gate.wait_entered(pilot)
+    await pilot.press(*keys)
+    gate.opened.set()
+    await settle(pilot)
+
+
 def app_for(path: Path) -> ReviewApp:
     return ReviewApp(path, clock=clock, poll_interval=3600)  # no live poll: one reload, ours
 
@@ -62,12 +74,7 @@ async def test_keys_during_a_proposals_reload_stay_on_the_page(
         await settle(pilot)
         pane = app.query_one(ProposalsPane)
         await pilot.press("G")
-        gate = Gate(monkeypatch, app.service, "count_proposals")
-        pane.reload()
-        await gate.wait_entered(pilot)
-        await pilot.press("k", "k")
-        gate.opened.set()
-        await settle(pilot)
+        await keys_during_reload(pilot, monkeypatch, pane, "count_proposals", "k", "k")
         assert pane.table.cursor == 7
         assert pane.table.cursor_row.proposal_id == ids[7]
 
@@ -86,12 +93,7 @@ async def test_a_key_to_another_page_during_a_reload_reloads_from_there(
         await pilot.press("G")
         await settle(pilot)
         assert pane.table.cursor == len(ids) - 1
-        gate = Gate(monkeypatch, app.service, "count_proposals")
-        pane.reload()
-        await gate.wait_entered(pilot)
-        await pilot.press("g", "j")
-        gate.opened.set()
-        await settle(pilot)
+        await keys_during_reload(pilot, monkeypatch, pane, "count_proposals", "g", "j")
         assert pane.table.cursor == 1
         assert pane.table.cursor_row.proposal_id == ids[1]
 
@@ -108,12 +110,7 @@ async def test_keys_during_a_log_reload_are_kept(
         await pilot.press("G")
         last = pane.table.cursor
         wanted = pane.table.cache.get(last - 2).id
-        gate = Gate(monkeypatch, app.service, "log_rank")
-        pane.reload()
-        await gate.wait_entered(pilot)
-        await pilot.press("k", "k")
-        gate.opened.set()
-        await settle(pilot)
+        await keys_during_reload(pilot, monkeypatch, pane, "log_rank", "k", "k")
         assert pane.table.cursor == last - 2
         assert pane.table.cursor_row.id == wanted
 
@@ -129,12 +126,7 @@ async def test_keys_during_a_history_reload_are_kept(
         pane = app.query_one(HistoryPane)
         assert pane.table.row_count == 4
         wanted = pane.table.cache.get(2).proposal_id
-        gate = Gate(monkeypatch, app.service, "count_history")
-        pane.reload()
-        await gate.wait_entered(pilot)
-        await pilot.press("j", "j")
-        gate.opened.set()
-        await settle(pilot)
+        await keys_during_reload(pilot, monkeypatch, pane, "count_history", "j", "j")
         assert pane.table.cursor == 2
         assert pane.table.cursor_row.proposal_id == wanted
 
@@ -150,11 +142,6 @@ async def test_keys_during_a_context_reload_are_kept(
         pane = app.query_one(ContextPane)
         assert pane.table.row_count >= 3
         wanted = pane.table.cache.get(2)[1].message.commit_hash
-        gate = Gate(monkeypatch, app.service, "context_view")
-        pane.reload()
-        await gate.wait_entered(pilot)
-        await pilot.press("j", "j")
-        gate.opened.set()
-        await settle(pilot)
+        await keys_during_reload(pilot, monkeypatch, pane, "context_view", "j", "j")
         assert pane.table.cursor == 2
         assert pane.table.cursor_row[1].message.commit_hash == wanted
