@@ -10,6 +10,7 @@ first query until the keys are in, so the race happens every time.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,33 +116,30 @@ async def test_keys_during_a_log_reload_are_kept(
         assert pane.table.cursor_row.id == wanted
 
 
-async def test_keys_during_a_history_reload_are_kept(
-    v5_db: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("tab", "pane_type", "method", "key"),
+    [
+        ("4", HistoryPane, "count_history", lambda row: row.proposal_id),
+        ("3", ContextPane, "context_view", lambda row: row[1].message.commit_hash),
+    ],
+    ids=["history", "context"],
+)
+async def test_keys_during_a_reload_of_a_tab_are_kept(
+    v5_db: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tab: str,
+    pane_type: type[Any],
+    method: str,
+    key: Callable[[Any], object],
 ) -> None:
     app = app_for(v5_db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("4")
+        await pilot.press(tab)
         await settle(pilot)
-        pane = app.query_one(HistoryPane)
-        assert pane.table.row_count == 4
-        wanted = pane.table.cache.get(2).proposal_id
-        await keys_during_reload(pilot, monkeypatch, pane, "count_history", "j", "j")
-        assert pane.table.cursor == 2
-        assert pane.table.cursor_row.proposal_id == wanted
-
-
-async def test_keys_during_a_context_reload_are_kept(
-    v5_db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    app = app_for(v5_db)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
-        pane = app.query_one(ContextPane)
+        pane = app.query_one(pane_type)
         assert pane.table.row_count >= 3
-        wanted = pane.table.cache.get(2)[1].message.commit_hash
-        await keys_during_reload(pilot, monkeypatch, pane, "context_view", "j", "j")
+        wanted = key(pane.table.cache.get(2))
+        await keys_during_reload(pilot, monkeypatch, pane, method, "j", "j")
         assert pane.table.cursor == 2
-        assert pane.table.cursor_row[1].message.commit_hash == wanted
+        assert key(pane.table.cursor_row) == wanted
