@@ -11,6 +11,7 @@ proposal's log rows, and from the log view (``p``) a log row's proposal.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -61,10 +62,6 @@ def conflict_text(d: Decided, status: str) -> str:
 EMPTY = "No decided proposals yet: approved, rejected, expired and executed ones appear here."
 NO_MATCH = "No decided proposals match this filter."
 STACK_BELOW = 110
-
-
-def _row_id(row: HistoryRow) -> str:
-    return row.proposal_id
 
 
 def by_text(d: Decided | None) -> str:
@@ -275,7 +272,7 @@ class HistoryPane(ServiceCalls, Vertical):
     ) -> None:
         """Show a reload's rows; a key that moved the cursor meanwhile is not undone."""
         page = index // self.table.cache.page_size
-        landed = self.table.landing(started, index, {page: rows}, _row_id)
+        landed = self.table.landing(started, index, {page: rows}, attrgetter("proposal_id"))
         if landed is None:
             self.reload()
             return

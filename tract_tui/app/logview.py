@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -50,10 +51,6 @@ SELECTS = ("policy", "outcome", "trigger", "tract")
 RANK_CAP = 10_000
 EMPTY_LOG = "The policy log is empty: agents' policies log every evaluation here."
 NO_MATCH = "No log rows match this filter."
-
-
-def _entry_key(entry: LogEntry) -> int:
-    return entry.id
 
 
 class SelectSlot(Widget):
@@ -376,7 +373,7 @@ class LogPane(ServiceCalls, Vertical):
         """Show a reload's rows; ``started``: the table's move count when it kept the position."""
         page = index // self.table.cache.page_size
         if started is not None:  # a key that moved the cursor meanwhile is not undone
-            landed = self.table.landing(started, index, {page: rows}, _entry_key)
+            landed = self.table.landing(started, index, {page: rows}, attrgetter("id"))
             if landed is None:
                 self.reload()
                 return

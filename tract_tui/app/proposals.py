@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -50,10 +51,6 @@ COLUMNS = [
 SORT_TITLES = {"age": "Age", "action": "Action", "tract": "Tract", "policy": "Policy"}
 #: Below this many columns the detail goes under the table instead of beside it.
 STACK_BELOW = 110
-
-
-def _proposal_id(row: Proposal) -> str:
-    return row.proposal_id
 
 
 def all_pending(counts: list[PendingCount]) -> int:
@@ -294,7 +291,7 @@ class ProposalsPane(DecisionKeys):
         None when that row is not on the page read: a new reload, from the
         row the cursor is on now, replaces this one.
         """
-        index = self.table.landing(started, listing.index, listing.pages, _proposal_id)
+        index = self.table.landing(started, listing.index, listing.pages, attrgetter("proposal_id"))
         if index is None:
             self.reload()
             return None
