@@ -151,7 +151,7 @@ def run_full_review(term: Tmux, v5_db: Path, annotates: list[str]) -> None:
 
 
 #: Runs the console as ``tract-tui PATH`` does, writes the rows its table drew before the
-#: first frame, as "index width" lines, to argv[2], and quits.
+#: first frame with rows, as "index width" lines, to argv[2], and quits.
 FIRST_FRAME_PROBE = """
 import sys
 import tract_tui.app as console
@@ -175,6 +175,9 @@ def patched(self, *args, **kwargs):
     init(self, *args, **kwargs)
 
     def first_frame():
+        if not drawn:  # a first page later than PRELOAD_WAIT (a loaded machine): its frame
+            self.set_timer(0.02, first_frame)
+            return
         with open(sys.argv[2], "w") as out:
             out.writelines(f"{i} {w}\\n" for i, w in drawn)
         self.exit()
