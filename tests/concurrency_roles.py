@@ -3,7 +3,7 @@
 Each role runs until told to stop (files in DIR), then writes DIR/ROLE.json
 with what it did and every exception it saw (none is expected). Roles:
 
-- ``agent``: inserts proposals and log rows as fast as it can, through a
+- ``agent``: inserts proposals and log rows, a transaction every few milliseconds, through a
   raw ``sqlite3`` connection with a busy timeout, as tract's own engine does
   (deferred transactions whose first statement is an INSERT).
 - ``reviewer-api``: approves / rejects the oldest pending proposals through
@@ -37,6 +37,8 @@ from typing import Any
 TRACTS = ("race-a", "race-b")
 TRACT_FILTER = " ".join(f"tract:{t}" for t in TRACTS)
 EXPIRE_AGE = "4s"
+#: The agent's pace: a transaction (three proposals, four log rows) every 4 ms at most.
+AGENT_PERIOD = 0.004
 
 
 def _stop(outdir: Path, name: str = "stop") -> bool:
@@ -106,6 +108,10 @@ def agent(db: str, outdir: Path, seconds: float) -> dict[str, Any]:
                 )
                 logs += 1
             transactions += 1
+            # At most one transaction per AGENT_PERIOD: unpaced, a fast machine inserted
+            # 27,000 proposals a second, more than the reviewers could drain before the
+            # test's deadline (a slow one, or a loaded one, a tenth of that).
+            time.sleep(max(0.0, t0 + AGENT_PERIOD - time.monotonic()))
         except Exception:  # counted as a failure by the test: nothing may surface
             errors.append(
                 f"at {t0 - start:.2f}s after {time.monotonic() - t0:.2f}s: "

@@ -1,6 +1,6 @@
 """Five processes on one database: nothing lost, nothing doubled, nothing locked.
 
-One agent inserts proposals and log rows as fast as it can; two reviewers
+One agent inserts proposals and log rows (a transaction every 4 ms at most); two reviewers
 (the API, and the command line) approve and reject the SAME oldest pending
 proposals at the same time and now and then expire old ones; two agents
 claim and execute what was approved (one attempt in eight fails, so the
