@@ -14,10 +14,10 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tract_tui.models.record import Record
 from tract_tui.models.review import Proposal
 from tract_tui.review.filters import CONTEXT_KEYS, KEY_DOCS, SYNTAX_DOC, WHEN_DOC, WORD_DOCS
 from tract_tui.text import one_line, printable
@@ -147,8 +147,11 @@ def params_text(p: Proposal) -> tuple[str, str | None]:
 # --- tables ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Column:
+def _no_cell(_row: Any) -> str | None:
+    return None
+
+
+class Column(Record):
     """A table column, for the console's table and the CLI's alike.
 
     ``get`` returns the raw (untrusted) cell text of a row; ``width`` 0 means
@@ -158,14 +161,37 @@ class Column:
     """
 
     title: str
-    get: Callable[[Any], str | None] = lambda _row: None
-    width: int = 0
-    min_width: int = 8
-    cap: int = 24
-    drop: int = 0
-    style: Callable[[Any], str | None] | None = None
+    get: Callable[[Any], str | None]
+    width: int
+    min_width: int
+    cap: int
+    drop: int
+    style: Callable[[Any], str | None] | None
     #: A sized column may grow up to this many cells when the flexible one has plenty.
-    max_width: int = 0
+    max_width: int
+    _fields = ("title", "get", "width", "min_width", "cap", "drop", "style", "max_width")
+
+    def __init__(
+        self,
+        title: str,
+        get: Callable[[Any], str | None] = _no_cell,
+        width: int = 0,
+        min_width: int = 8,
+        cap: int = 24,
+        drop: int = 0,
+        style: Callable[[Any], str | None] | None = None,
+        max_width: int = 0,
+    ) -> None:
+        self.__dict__.update(
+            title=title,
+            get=get,
+            width=width,
+            min_width=min_width,
+            cap=cap,
+            drop=drop,
+            style=style,
+            max_width=max_width,
+        )
 
 
 #: Cells a flexible column keeps before sized columns may grow (see Column.max_width).
@@ -299,13 +325,16 @@ def context_diff(before: Context, after: Context) -> list[tuple[str, ContextMess
     return out
 
 
-@dataclass(frozen=True)
-class Fold:
+class Fold(Record):
     """Messages of one run left out of a compact diff: how many, and their tokens."""
 
     count: int
     tokens: int
     unchanged: bool
+    _fields = ("count", "tokens", "unchanged")
+
+    def __init__(self, count: int, tokens: int, unchanged: bool) -> None:
+        self.__dict__.update(count=count, tokens=tokens, unchanged=unchanged)
 
     def text(self) -> str:
         word = "unchanged" if self.unchanged else "more"

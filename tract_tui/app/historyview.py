@@ -26,7 +26,8 @@ from tract_tui.app.render import log_text, safe, short_id
 from tract_tui.app.table import VirtualTable, focus_filter
 from tract_tui.app.workers import Cancelled, ServiceCalls
 from tract_tui.exceptions import FilterSyntaxError, ProposalNotFoundError
-from tract_tui.models.review import Decided, HistoryDetail, HistoryRow, split_trailer
+from tract_tui.models.history import Decided, HistoryDetail, HistoryRow
+from tract_tui.models.review import split_trailer
 from tract_tui.present import Column, block, params_text, show_time, style_of
 from tract_tui.review.filters import Filter, parse_filter
 

@@ -10,9 +10,9 @@ from a cached neighbour, from the end, or (only for far jumps) by offset.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
+from tract_tui.models.record import Record
 from tract_tui.models.review import Order
 
 if TYPE_CHECKING:
@@ -44,15 +44,20 @@ class PageSource(Protocol[Row]):
         """Rows ``offset .. offset + limit`` (a far jump: costs the offset)."""
 
 
-@dataclass(frozen=True)
-class PagePlan(Generic[T]):
+class PagePlan(Record, Generic[T]):
     """How to fetch page ``page``: from ``anchor`` (a cached neighbour), the end, an offset."""
 
     page: int
     mode: Mode
     limit: int
-    offset: int = 0
-    anchor: T | None = None
+    offset: int
+    anchor: T | None
+    _fields = ("page", "mode", "limit", "offset", "anchor")
+
+    def __init__(
+        self, page: int, mode: Mode, limit: int, offset: int = 0, anchor: T | None = None
+    ) -> None:
+        self.__dict__.update(page=page, mode=mode, limit=limit, offset=offset, anchor=anchor)
 
     def fetch(self, source: PageSource[T], cancelled: Cancelled) -> list[T]:
         if self.mode == "after" and self.anchor is not None:
@@ -191,8 +196,7 @@ class LogSource:
         return self.service.log_at(offset, limit, self.filter, cancelled=cancelled)
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(Record):
     """What the table shows after a load: the total, the cursor and the cursor's page."""
 
     total: int
@@ -200,7 +204,13 @@ class Listing:
     pages: dict[int, list[Proposal]]
     #: The rows inserted first, shown while the exact oldest-first page is read
     #: (ReviewService.first_inserted_pending); ``total`` is then just their number.
-    provisional: bool = False
+    provisional: bool
+    _fields = ("total", "index", "pages", "provisional")
+
+    def __init__(
+        self, total: int, index: int, pages: dict[int, list[Proposal]], provisional: bool = False
+    ) -> None:
+        self.__dict__.update(total=total, index=index, pages=pages, provisional=provisional)
 
 
 if TYPE_CHECKING:

@@ -9,7 +9,6 @@ highlighted one in full. The decision keys and their confirmations live in
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from operator import attrgetter
 from typing import TYPE_CHECKING, ClassVar
 
@@ -295,7 +294,7 @@ class ProposalsPane(DecisionKeys):
         if index is None:
             self.reload()
             return None
-        return listing if index == listing.index else replace(listing, index=index)
+        return listing if index == listing.index else listing.replace(index=index)
 
     def _apply_reload(
         self,

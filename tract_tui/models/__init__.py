@@ -1,4 +1,4 @@
-"""Plain dataclasses shared by every layer; no SQLAlchemy, no Textual.
+"""Plain values shared by every layer (records and dataclasses); no SQLAlchemy, no Textual.
 
 The names below are imported on first use (PEP 562): importing
 ``tract_tui.models.review`` for the console's first rows does not also

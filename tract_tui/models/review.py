@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any
+
+from tract_tui.models.record import Record
 
 #: Params nested deeper than this are treated as unparsed text: rendering them (and
 #: JSON-encoding them again) would run into Python's recursion limit.
 MAX_PARAMS_DEPTH = 200
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(sep=" ")
 
 
@@ -101,6 +102,19 @@ _PROPOSAL_TEXT = (
     "status",
     "created_at_raw",
 )
+#: Proposal's compared fields (a frozen dataclass's, before key and params_size).
+_PROPOSAL_FIELDS = (
+    "proposal_id",
+    "tract_id",
+    "policy_name",
+    "action_type",
+    "params_raw",
+    "reason",
+    "status",
+    "created_at",
+    "resolved_at",
+    "created_at_raw",
+)
 _LOG_TEXT = (
     "tract_id",
     "policy_name",
@@ -114,8 +128,7 @@ _LOG_TEXT = (
 )
 
 
-@dataclass(frozen=True)
-class Criteria:
+class Criteria(Record):
     """What a listing asks for, with times resolved: the SQL layer turns it into WHERE terms.
 
     ``include`` maps a filter key (policy, tract, status, outcome, trigger,
@@ -124,16 +137,34 @@ class Criteria:
     ``excluded_words`` none of them.
     """
 
-    include: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    exclude: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    words: tuple[str, ...] = ()
-    excluded_words: tuple[str, ...] = ()
-    since: datetime | None = None
-    until: datetime | None = None
+    include: Mapping[str, tuple[str, ...]]
+    exclude: Mapping[str, tuple[str, ...]]
+    words: tuple[str, ...]
+    excluded_words: tuple[str, ...]
+    since: datetime | None
+    until: datetime | None
+    _fields = ("include", "exclude", "words", "excluded_words", "since", "until")
+
+    def __init__(
+        self,
+        include: Mapping[str, tuple[str, ...]] | None = None,
+        exclude: Mapping[str, tuple[str, ...]] | None = None,
+        words: tuple[str, ...] = (),
+        excluded_words: tuple[str, ...] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> None:
+        self.__dict__.update(
+            include={} if include is None else include,
+            exclude={} if exclude is None else exclude,
+            words=words,
+            excluded_words=excluded_words,
+            since=since,
+            until=until,
+        )
 
 
-@dataclass(frozen=True)
-class Proposal:
+class Proposal(Record):
     """One row of policy_proposals as the reviewer sees it.
 
     ``params_raw`` is the stored text exactly; ``params`` is its JSON value,
@@ -157,14 +188,42 @@ class Proposal:
     status: str
     created_at: datetime | None
     resolved_at: datetime | None
-    created_at_raw: str = ""
-    key: tuple[Any, ...] = field(default=(), compare=False, repr=False)
-    params_size: int | None = field(default=None, compare=False, repr=False)
+    created_at_raw: str
+    key: tuple[Any, ...]
+    params_size: int | None
+    _fields = _PROPOSAL_FIELDS
+    _other_fields = ("key", "params_size")
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        proposal_id: str,
+        tract_id: str,
+        policy_name: str,
+        action_type: str,
+        params_raw: str | None,
+        reason: str | None,
+        status: str,
+        created_at: datetime | None,
+        resolved_at: datetime | None,
+        created_at_raw: str = "",
+        key: tuple[Any, ...] = (),
+        params_size: int | None = None,
+    ) -> None:
+        self.__dict__.update(
+            proposal_id="" if proposal_id is None else proposal_id,
+            tract_id=tract_id,
+            policy_name=policy_name,
+            action_type=action_type,
+            params_raw=params_raw,
+            reason=reason,
+            status=status,
+            created_at=created_at,
+            resolved_at=resolved_at,
+            created_at_raw=created_at_raw,
+            key=key,
+            params_size=params_size,
+        )
         _text_fields(self, _PROPOSAL_TEXT)
-        if self.proposal_id is None:
-            object.__setattr__(self, "proposal_id", "")
 
     @property
     def params_cut(self) -> bool:
@@ -200,13 +259,12 @@ class Proposal:
             "params": self.params if self.params_valid else self.params_raw,
             "reason": self.reason,
             "status": self.status,
-            "created_at": _iso(self.created_at) or self.created_at_raw,
-            "resolved_at": _iso(self.resolved_at),
+            "created_at": iso(self.created_at) or self.created_at_raw,
+            "resolved_at": iso(self.resolved_at),
         }
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(Record):
     """One row of policy_log."""
 
     id: int
@@ -219,10 +277,40 @@ class LogEntry:
     commit_hash: str | None
     error_message: str | None
     created_at: datetime | None
-    created_at_raw: str = ""
-    key: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    created_at_raw: str
+    key: tuple[Any, ...]
+    _fields = ("id", *_LOG_TEXT[:-1], "created_at", "created_at_raw")
+    _other_fields = ("key",)
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        id: int,
+        tract_id: str,
+        policy_name: str,
+        trigger: str,
+        action_type: str | None,
+        reason: str | None,
+        outcome: str,
+        commit_hash: str | None,
+        error_message: str | None,
+        created_at: datetime | None,
+        created_at_raw: str = "",
+        key: tuple[Any, ...] = (),
+    ) -> None:
+        self.__dict__.update(
+            id=id,
+            tract_id=tract_id,
+            policy_name=policy_name,
+            trigger=trigger,
+            action_type=action_type,
+            reason=reason,
+            outcome=outcome,
+            commit_hash=commit_hash,
+            error_message=error_message,
+            created_at=created_at,
+            created_at_raw=created_at_raw,
+            key=key,
+        )
         _text_fields(self, _LOG_TEXT)
 
     def to_json(self) -> dict[str, Any]:
@@ -236,12 +324,11 @@ class LogEntry:
             "outcome": self.outcome,
             "commit_hash": self.commit_hash,
             "error_message": self.error_message,
-            "created_at": _iso(self.created_at) or self.created_at_raw,
+            "created_at": iso(self.created_at) or self.created_at_raw,
         }
 
 
-@dataclass(frozen=True)
-class Impact:
+class Impact(Record):
     """What a proposal's action would touch, read from the same database.
 
     ``fields`` are (label, value) pairs; ``preview`` is content to show as a
@@ -250,9 +337,24 @@ class Impact:
     """
 
     title: str
-    fields: list[tuple[str, str]] = field(default_factory=list)
-    preview: str | None = None
-    warnings: list[str] = field(default_factory=list)
+    fields: list[tuple[str, str]]
+    preview: str | None
+    warnings: list[str]
+    _fields = ("title", "fields", "preview", "warnings")
+
+    def __init__(
+        self,
+        title: str,
+        fields: list[tuple[str, str]] | None = None,
+        preview: str | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self.__dict__.update(
+            title=title,
+            fields=[] if fields is None else fields,
+            preview=preview,
+            warnings=[] if warnings is None else warnings,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -263,13 +365,16 @@ class Impact:
         }
 
 
-@dataclass(frozen=True)
-class ProposalDetail:
+class ProposalDetail(Record):
     """A proposal with what it would touch (``impact``) and do (``effect``, see models/context)."""
 
     proposal: Proposal
     impact: Impact
-    effect: Any = None
+    effect: Any
+    _fields = ("proposal", "impact", "effect")
+
+    def __init__(self, proposal: Proposal, impact: Impact, effect: Any = None) -> None:
+        self.__dict__.update(proposal=proposal, impact=impact, effect=effect)
 
     def to_json(self) -> dict[str, Any]:
         data = self.proposal.to_json()
@@ -278,8 +383,7 @@ class ProposalDetail:
         return data
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(Record):
     """A decision that was written: the proposal's new state and its log row id."""
 
     proposal_id: str
@@ -289,31 +393,78 @@ class Decision:
     log_id: int
     tract_id: str
     policy_name: str
+    _fields = (
+        "proposal_id",
+        "status",
+        "previous_status",
+        "resolved_at",
+        "log_id",
+        "tract_id",
+        "policy_name",
+    )
+
+    def __init__(
+        self,
+        proposal_id: str,
+        status: str,
+        previous_status: str,
+        resolved_at: datetime | None,
+        log_id: int,
+        tract_id: str,
+        policy_name: str,
+    ) -> None:
+        self.__dict__.update(
+            proposal_id=proposal_id,
+            status=status,
+            previous_status=previous_status,
+            resolved_at=resolved_at,
+            log_id=log_id,
+            tract_id=tract_id,
+            policy_name=policy_name,
+        )
 
 
-@dataclass(frozen=True)
-class DecisionOutcome:
+class DecisionOutcome(Record):
     """Per-id result of a bulk decision: ``decision`` or the ``current_status`` that blocked it."""
 
     proposal_id: str
-    decision: Decision | None = None
-    current_status: str | None = None
-    error: str | None = None
+    decision: Decision | None
+    current_status: str | None
+    error: str | None
+    _fields = ("proposal_id", "decision", "current_status", "error")
+
+    def __init__(
+        self,
+        proposal_id: str,
+        decision: Decision | None = None,
+        current_status: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.__dict__.update(
+            proposal_id=proposal_id,
+            decision=decision,
+            current_status=current_status,
+            error=error,
+        )
 
     @property
     def ok(self) -> bool:
         return self.decision is not None
 
 
-@dataclass(frozen=True)
-class PendingCount:
+class PendingCount(Record):
+    """How many proposals of one tract and policy are pending."""
+
     tract_id: str
     policy_name: str
     count: int
+    _fields = ("tract_id", "policy_name", "count")
+
+    def __init__(self, tract_id: str, policy_name: str, count: int) -> None:
+        self.__dict__.update(tract_id=tract_id, policy_name=policy_name, count=count)
 
 
-@dataclass(frozen=True)
-class LogStats:
+class LogStats(Record):
     """Counts per outcome and a histogram of evaluations over time, for one filter."""
 
     total: int
@@ -321,31 +472,52 @@ class LogStats:
     buckets: list[int]
     start: datetime | None
     end: datetime | None
+    _fields = ("total", "by_outcome", "buckets", "start", "end")
+
+    def __init__(
+        self,
+        total: int,
+        by_outcome: dict[str, int],
+        buckets: list[int],
+        start: datetime | None,
+        end: datetime | None,
+    ) -> None:
+        self.__dict__.update(
+            total=total, by_outcome=by_outcome, buckets=buckets, start=start, end=end
+        )
 
 
-@dataclass(frozen=True)
-class LogFacets:
+class LogFacets(Record):
     """The values present in the log, to offer as filter choices."""
 
     policies: list[str]
     outcomes: list[str]
     triggers: list[str]
     tracts: list[str]
+    _fields = ("policies", "outcomes", "triggers", "tracts")
+
+    def __init__(
+        self, policies: list[str], outcomes: list[str], triggers: list[str], tracts: list[str]
+    ) -> None:
+        self.__dict__.update(policies=policies, outcomes=outcomes, triggers=triggers, tracts=tracts)
 
 
 #: What a proposals listing may be sorted by (age: the time it was proposed).
 SORT_KEYS = ("age", "action", "tract", "policy")
 
 
-@dataclass(frozen=True)
-class Order:
+class Order(Record):
     """A proposals listing's order: ``key`` (one of :data:`SORT_KEYS`) leads, then age.
 
     ``descending`` reverses every column, ties included (newest first).
     """
 
-    key: str = "age"
-    descending: bool = False
+    key: str
+    descending: bool
+    _fields = ("key", "descending")
+
+    def __init__(self, key: str = "age", descending: bool = False) -> None:
+        self.__dict__.update(key=key, descending=descending)
 
     def next_key(self) -> Order:
         """The same direction, by the next sort key."""
@@ -356,8 +528,7 @@ class Order:
         return Order(self.key, not self.descending)
 
 
-@dataclass(frozen=True)
-class Transition:
+class Transition(Record):
     """One row of the decision table: which statuses it leaves, where it goes, what it logs.
 
     ``outcome`` None means no log row (a claim, a silent release);
@@ -369,8 +540,27 @@ class Transition:
     expected: tuple[str, ...]
     new_status: str
     outcome: str | None
-    trigger: str = "review"
-    resolved_at: str = "set"
+    trigger: str
+    resolved_at: str
+    _fields = ("name", "expected", "new_status", "outcome", "trigger", "resolved_at")
+
+    def __init__(
+        self,
+        name: str,
+        expected: tuple[str, ...],
+        new_status: str,
+        outcome: str | None,
+        trigger: str = "review",
+        resolved_at: str = "set",
+    ) -> None:
+        self.__dict__.update(
+            name=name,
+            expected=expected,
+            new_status=new_status,
+            outcome=outcome,
+            trigger=trigger,
+            resolved_at=resolved_at,
+        )
 
 
 #: How a log row written by tract-tui names its proposal: a last line of the reason.
@@ -399,79 +589,3 @@ def split_trailer(reason: str | None) -> tuple[str | None, str | None]:
     if not isinstance(pid, str):
         return reason, None
     return reason[:at], pid
-
-
-@dataclass(frozen=True)
-class Decided:
-    """Who decided a proposal, when and with what note: read from its log rows, never guessed.
-
-    ``recorded`` is False when no tract-tui row records the decision: the
-    library (or something else) decided it, which writes no log row. ``conflict``:
-    its status contradicts the decision tract-tui logged (``outcome``):
-    approved or executed although rejected, rejected although approved (the
-    library's approve and reject check a status, then update without a condition).
-    """
-
-    by: str | None
-    note: str | None
-    at: datetime | None
-    outcome: str | None
-    conflict: bool = False
-    #: False when no tract-tui row records the decision (decided outside tract-tui).
-    recorded: bool = True
-
-    @property
-    def outside(self) -> bool:
-        return not self.recorded
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "decided_by": self.by,
-            "note": self.note,
-            "decided_at": _iso(self.at),
-            "decided_outside_tract_tui": self.outside,
-            "conflict": self.conflict,
-        }
-
-
-def reviewer_and_note(reason: str | None) -> tuple[str | None, str | None]:
-    """(reviewer, note) from a decision row's reason as tract-tui writes it.
-
-    "by NAME" / "by NAME: note" (approve, reject, undo), "...; expired by
-    NAME" (expiry), "claim released by NAME: note" (release).
-    """
-    text, _pid = split_trailer(reason)
-    text = (text or "").strip()
-    if text.startswith("by "):
-        name, _, note = text[3:].partition(": ")
-        return name.strip() or None, note.strip() or None
-    for marker in ("; expired by ", "released by "):
-        if marker in text:
-            head, _, name = text.partition(marker)
-            name, _, note = name.partition(": ")
-            return name.strip() or None, (note or head).strip() or None
-    return None, text or None
-
-
-@dataclass(frozen=True)
-class HistoryRow:
-    """A decided proposal as the history lists it, with who decided it (see :class:`Decided`)."""
-
-    proposal: Proposal
-    decided: Decided | None
-
-    @property
-    def proposal_id(self) -> str:
-        return self.proposal.proposal_id
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.proposal.to_json(), **(self.decided.to_json() if self.decided else {})}
-
-
-@dataclass(frozen=True)
-class HistoryDetail:
-    """One proposal's record: who decided it, and every row tract-tui logged for it."""
-
-    proposal: Proposal
-    decided: Decided | None
-    trail: tuple[LogEntry, ...]

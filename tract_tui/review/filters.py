@@ -13,10 +13,10 @@ words are AND-ed; negated terms exclude. WHEN is ISO (``2026-02-18``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from tract_tui.exceptions import FilterSyntaxError
+from tract_tui.models.record import Record
 from tract_tui.models.review import Criteria
 
 VALUE_KEYS = ("policy", "tract", "outcome", "trigger", "status", "action")
@@ -55,14 +55,23 @@ _KEY = re.compile(r"^([a-z_]+):")
 MAX_AGE = timedelta(days=365_250)
 
 
-@dataclass(frozen=True)
-class When:
+class When(Record):
     """A point in time as written: relative (an age) or absolute."""
 
     text: str
-    age: timedelta | None = None
-    at: datetime | None = None
-    date_only: bool = False
+    age: timedelta | None
+    at: datetime | None
+    date_only: bool
+    _fields = ("text", "age", "at", "date_only")
+
+    def __init__(
+        self,
+        text: str,
+        age: timedelta | None = None,
+        at: datetime | None = None,
+        date_only: bool = False,
+    ) -> None:
+        self.__dict__.update(text=text, age=age, at=at, date_only=date_only)
 
     def resolve(self, now: datetime, *, end_of_day: bool = False) -> datetime:
         """The datetime meant, relative to ``now`` (naive local, like the database)."""
@@ -127,13 +136,16 @@ def _is_date_only(text: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(Record):
     """One term: ``key`` None is a free word."""
 
     key: str | None
     value: str
-    negated: bool = False
+    negated: bool
+    _fields = ("key", "value", "negated")
+
+    def __init__(self, key: str | None, value: str, negated: bool = False) -> None:
+        self.__dict__.update(key=key, value=value, negated=negated)
 
     def to_text(self) -> str:
         value = _quote(self.value, force=self.key is None and _KEY.match(self.value) is not None)
@@ -148,12 +160,16 @@ def _quote(value: str, *, force: bool = False) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-@dataclass(frozen=True)
-class Filter:
-    """A parsed filter: the terms in the order written."""
+class Filter(Record):
+    """A parsed filter: the terms in the order written (``text`` as typed, not compared)."""
 
-    terms: tuple[Term, ...] = ()
-    text: str = field(default="", compare=False)
+    terms: tuple[Term, ...]
+    text: str
+    _fields = ("terms",)
+    _other_fields = ("text",)
+
+    def __init__(self, terms: tuple[Term, ...] = (), text: str = "") -> None:
+        self.__dict__.update(terms=terms, text=text)
 
     def to_text(self) -> str:
         return " ".join(t.to_text() for t in self.terms)

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from tract_tui.exceptions import ProposalNotFoundError
-from tract_tui.models.review import HistoryDetail, HistoryRow, Order, Proposal
+from tract_tui.models.history import HistoryDetail, HistoryRow
+from tract_tui.models.review import Order, Proposal
 from tract_tui.review.filters import Filter, Term
 from tract_tui.storage import history, proposals
 from tract_tui.storage.connection import ConnectionPool

@@ -13,10 +13,10 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tract_tui.models.record import Record
 from tract_tui.models.review import Proposal
 from tract_tui.review import transitions as tr
 from tract_tui.review.filters import Filter, format_age
@@ -64,8 +64,7 @@ def _read(service: ReviewService, rowids: list[int]) -> list[Proposal]:
         return [proposal_from(r) for r in conn.execute(sql, rowids)]
 
 
-@dataclass(frozen=True)
-class ExpireReport:
+class ExpireReport(Record):
     """What an expiry did (or, as a dry run, would do).
 
     ``unreadable``: pending rows whose time is not a time (left pending);
@@ -74,8 +73,12 @@ class ExpireReport:
     """
 
     proposals: list[Proposal]
-    unreadable: int = 0
-    future: int = 0
+    unreadable: int
+    future: int
+    _fields = ("proposals", "unreadable", "future")
+
+    def __init__(self, proposals: list[Proposal], unreadable: int = 0, future: int = 0) -> None:
+        self.__dict__.update(proposals=proposals, unreadable=unreadable, future=future)
 
 
 def expire(

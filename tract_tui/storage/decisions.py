@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from tract_tui.exceptions import ProposalConflictError, ProposalNotFoundError
+from tract_tui.models.record import Record
 from tract_tui.models.review import Decision, Transition, proposal_trailer
 from tract_tui.storage.rows import (
     CANONICAL_SQL,
@@ -27,12 +27,15 @@ LOG_INSERT = (
 )
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Record):
     """Which proposal a decision is about: by id, or by rowid (a row stored without an id)."""
 
-    proposal_id: str | None = None
-    rowid: int | None = None
+    proposal_id: str | None
+    rowid: int | None
+    _fields = ("proposal_id", "rowid")
+
+    def __init__(self, proposal_id: str | None = None, rowid: int | None = None) -> None:
+        self.__dict__.update(proposal_id=proposal_id, rowid=rowid)
 
     def sql(self) -> tuple[str, object]:
         if self.proposal_id is not None:

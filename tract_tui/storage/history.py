@@ -13,14 +13,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from tract_tui.models.review import (
-    Decided,
-    LogEntry,
-    Proposal,
-    proposal_trailer,
-    reviewer_and_note,
-    split_trailer,
-)
+from tract_tui.models.history import Decided, reviewer_and_note
+from tract_tui.models.review import LogEntry, Proposal, proposal_trailer, split_trailer
 from tract_tui.storage.rows import LOG_COLS, log_from, parse_stored_time
 
 #: The statuses each decision tract-tui logs can lead to. Any other (pending aside) means

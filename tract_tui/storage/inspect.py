@@ -14,7 +14,6 @@ import os
 import sqlite3
 import stat
 import threading
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from tract_tui.exceptions import (
@@ -26,6 +25,7 @@ from tract_tui.exceptions import (
     SchemaTooNewError,
     SchemaVersionError,
 )
+from tract_tui.models.record import Record
 from tract_tui.storage.errors import busy_timeout_ms, classify
 from tract_tui.storage.version import (
     FIRST_WITHOUT_POLICY_TABLES,
@@ -81,8 +81,7 @@ def sqlite_uri(path: str | os.PathLike[str], query: str) -> str:
     return f"file:{quote(absolute, safe='/')}?{query}"
 
 
-@dataclass(frozen=True)
-class DatabaseState:
+class DatabaseState(Record):
     """What :func:`inspect_database` found: ``version`` None means an empty database.
 
     ``problem`` is set when the file may be read but not written by
@@ -92,9 +91,22 @@ class DatabaseState:
     path: str
     version: int | None
     tables: frozenset[str]
-    problem: str | None = None
+    problem: str | None
     #: Listing-key columns ("table.column") that may hold NULL (tract declares them NOT NULL).
-    nullable: frozenset[str] = frozenset()
+    nullable: frozenset[str]
+    _fields = ("path", "version", "tables", "problem", "nullable")
+
+    def __init__(
+        self,
+        path: str,
+        version: int | None,
+        tables: frozenset[str],
+        problem: str | None = None,
+        nullable: frozenset[str] = frozenset(),
+    ) -> None:
+        self.__dict__.update(
+            path=path, version=version, tables=tables, problem=problem, nullable=nullable
+        )
 
 
 def writable(path: str) -> bool:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tract_tui.exceptions import DatabaseNotFoundError, NotADatabaseFileError, ReadOnlyDatabaseError
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
 
-@dataclass
 class OpenedDatabase:
     """A checked (and, unless read-only, migrated) tract database.
 
@@ -42,12 +40,26 @@ class OpenedDatabase:
     sqlite3 connections and never needs it).
     """
 
-    path: str
-    engine_or_none: Engine | None
-    read_only: bool
-    version: int
-    nullable: frozenset[str] = frozenset()
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    def __init__(
+        self,
+        path: str,
+        engine_or_none: Engine | None,
+        read_only: bool,
+        version: int,
+        nullable: frozenset[str] = frozenset(),
+    ) -> None:
+        self.path = path
+        self.engine_or_none = engine_or_none
+        self.read_only = read_only
+        self.version = version
+        self.nullable = nullable
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenedDatabase(path={self.path!r}, read_only={self.read_only}, "
+            f"version={self.version})"
+        )
 
     @property
     def policy_compatible(self) -> bool:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
+from tract_tui.models.record import Record
 from tract_tui.models.review import Criteria
 
 
@@ -112,14 +112,25 @@ def like_pattern(word: str) -> tuple[str, bool]:
     return f"%{escaped}%", True
 
 
-@dataclass
 class Where:
-    """A WHERE clause built term by term (AND-ed), with its ``?`` parameters in order."""
+    """A WHERE clause built term by term (AND-ed), with its ``?`` parameters in order.
 
-    terms: list[str] = field(default_factory=list)
-    params: list[Any] = field(default_factory=list)
-    #: Read the table by rowid only (set with the search index's candidates).
-    not_indexed: bool = False
+    ``not_indexed``: read the table by rowid only (set with the search
+    index's candidates).
+    """
+
+    def __init__(
+        self,
+        terms: list[str] | None = None,
+        params: list[Any] | None = None,
+        not_indexed: bool = False,
+    ) -> None:
+        self.terms: list[str] = [] if terms is None else terms
+        self.params: list[Any] = [] if params is None else params
+        self.not_indexed = not_indexed
+
+    def __repr__(self) -> str:
+        return f"Where({self.terms!r}, {self.params!r}, not_indexed={self.not_indexed})"
 
     def table(self, name: str) -> str:
         """``name`` as the FROM clause names it (``NOT INDEXED`` when asked)."""
@@ -234,16 +245,21 @@ def _spelled_out(
     return sql, [value, value, *rest_params]
 
 
-@dataclass(frozen=True)
-class KeyOrder:
+class KeyOrder(Record):
     """A listing's order by key columns: ``descending`` runs it from the highest key down.
 
     ``nullable`` flags the columns that may hold NULL (see :func:`keyset`).
     """
 
     cols: tuple[str, ...]
-    descending: bool = False
-    nullable: tuple[bool, ...] = ()
+    descending: bool
+    nullable: tuple[bool, ...]
+    _fields = ("cols", "descending", "nullable")
+
+    def __init__(
+        self, cols: tuple[str, ...], descending: bool = False, nullable: tuple[bool, ...] = ()
+    ) -> None:
+        self.__dict__.update(cols=cols, descending=descending, nullable=nullable)
 
     def sql(self, *, reverse: bool = False) -> str:
         down = "DESC" if self.descending != reverse else "ASC"

@@ -1,0 +1,73 @@
+"""Record (tract_tui/models/record.py): the frozen-dataclass behaviour the launch path relies on."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+import pytest
+
+from tract_tui.app.paging import Listing
+from tract_tui.models.review import Criteria, LogEntry, Order, Proposal
+from tract_tui.review.filters import Filter, Term
+
+
+def proposal(**changes: object) -> Proposal:
+    values: dict[str, object] = {
+        "proposal_id": "p1",
+        "tract_id": "t",
+        "policy_name": "pol",
+        "action_type": "annotate",
+        "params_raw": '{"a": 1}',
+        "reason": "why",
+        "status": "pending",
+        "created_at": datetime(2026, 1, 2, 3, 4, 5),
+        "resolved_at": None,
+        "created_at_raw": "2026-01-02 03:04:05",
+        "key": ("2026-01-02 03:04:05", "p1", 1),
+    }
+    values.update(changes)
+    return Proposal(**values)  # type: ignore[arg-type]
+
+
+def test_equal_values_are_equal_and_hash_alike_and_the_key_is_not_compared() -> None:
+    a, b = proposal(), proposal(key=("other", "p1", 99), params_size=None)
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != proposal(reason="another") and a != proposal(status="approved")
+    assert Order() == Order("age", False) != Order("age", True)
+    assert Filter((Term("tract", "x"),), "tract:x") == Filter((Term("tract", "x"),), "tract:x ")
+    assert Term("tract", "x") != Filter((Term("tract", "x"),))  # another class is never equal
+
+
+def test_a_record_cannot_be_changed() -> None:
+    p = proposal()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.status = "approved"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del p.reason
+    assert p.status == "pending"
+
+
+def test_stored_values_that_are_not_text_become_text_and_a_missing_id_is_empty() -> None:
+    p = proposal(proposal_id=None, reason=123, params_raw=b'{"b": 2}')
+    assert (p.proposal_id, p.reason, p.params_raw) == ("", "123", '{"b": 2}')
+    assert p.params == {"b": 2}  # cached on the instance, which is still frozen
+    e = LogEntry(1, "t", 7, "commit", None, None, "skipped", None, None, None)
+    assert e.policy_name == "7"
+
+
+def test_defaults_are_not_shared_and_repr_names_the_compared_fields() -> None:
+    a, b = Criteria(), Criteria()
+    assert a.include == {} and a.include is not b.include
+    assert repr(Order()) == "Order(key='age', descending=False)"
+    assert "key=" not in repr(proposal()).split("created_at_raw")[1]
+
+
+def test_replace_keeps_every_other_field() -> None:
+    listing = Listing(10, 3, {0: [proposal()]}, provisional=True)
+    moved = listing.replace(index=4)
+    assert (moved.total, moved.index, moved.provisional) == (10, 4, True)
+    assert moved.pages is listing.pages
+    p = proposal(params_size=5000)
+    assert p.replace(status="approved").params_size == 5000
+    assert p.replace(status="approved").key == p.key
