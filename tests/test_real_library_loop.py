@@ -163,6 +163,7 @@ def test_the_library_and_tract_tui_deciding_at_once_lose_and_double_nothing(
     )  # fmt: skip
     ours: dict[str, str] = {}
     try:
+        assert library.stdout is not None and library.stdout.readline() == "ready\n"
         end = time.monotonic() + 6
         while time.monotonic() < end and (left := pending(db)):
             for i, p in enumerate(left[:4]):
