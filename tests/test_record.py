@@ -42,7 +42,7 @@ def test_equal_values_are_equal_and_hash_alike_and_the_key_is_not_compared() -> 
 def test_a_record_cannot_be_changed() -> None:
     p = proposal()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        p.status = "approved"  # type: ignore[misc]
+        p.status = "approved"  # mypy does not know a Record is frozen: the runtime does
     with pytest.raises(dataclasses.FrozenInstanceError):
         del p.reason
     assert p.status == "pending"
@@ -52,7 +52,7 @@ def test_stored_values_that_are_not_text_become_text_and_a_missing_id_is_empty()
     p = proposal(proposal_id=None, reason=123, params_raw=b'{"b": 2}')
     assert (p.proposal_id, p.reason, p.params_raw) == ("", "123", '{"b": 2}')
     assert p.params == {"b": 2}  # cached on the instance, which is still frozen
-    e = LogEntry(1, "t", 7, "commit", None, None, "skipped", None, None, None)
+    e = LogEntry(1, "t", 7, "commit", None, None, "skipped", None, None, None)  # type: ignore[arg-type]
     assert e.policy_name == "7"
 
 
@@ -71,3 +71,26 @@ def test_replace_keeps_every_other_field() -> None:
     p = proposal(params_size=5000)
     assert p.replace(status="approved").params_size == 5000
     assert p.replace(status="approved").key == p.key
+
+
+def test_every_record_names_each_init_parameter_once_and_declares_it() -> None:
+    """What a dataclass derived from its annotations, a Record spells out three times (the
+    annotations, ``__init__``, ``_fields`` + ``_other_fields``): they must agree, or equality
+    and ``replace`` would silently leave a field out."""
+    import inspect
+
+    import tract_tui.app.app
+    import tract_tui.cli  # noqa: F401  (every module of the launch path, records included)
+    from tract_tui.models.record import Record
+
+    def subclasses(cls: type[Record]) -> list[type[Record]]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    found = subclasses(Record)
+    assert len(found) >= 25
+    for cls in found:
+        params = [p for p in inspect.signature(cls).parameters]
+        named = [*cls._fields, *cls._other_fields]
+        declared = [n for n in inspect.get_annotations(cls) if not n.startswith("_")]
+        assert sorted(named) == sorted(params) == sorted(declared), cls.__qualname__
+        assert len(set(named)) == len(named), cls.__qualname__
