@@ -562,23 +562,6 @@ async def test_the_log_is_built_after_a_zoom_that_was_open_at_its_time(
         assert app.focused is app.query_one(ProposalsPane).table
 
 
-async def test_slash_before_the_filter_box_is_mounted_mounts_it_and_types_into_it(
-    v5_db: Path,
-) -> None:
-    """The filter box is mounted after the first frame (an Input is dear to start): a ``/``
-    that comes first mounts it then and there, and the keys after it still go into it."""
-    app = app_for(v5_db)
-    async with app.run_test(size=SIZE) as pilot:
-        assert not app.query("#proposals-filter"), "mounted before the first frame"
-        send_keys(app, "slash", "a", "c", "t")
-        await settle(pilot)
-        box = app.query_one("#proposals-filter", Input)
-        assert box.value == "act" and box.has_focus and app.current_tab == "proposals"
-    with sqlite3.connect(v5_db) as conn:
-        n = conn.execute("SELECT count(*) FROM policy_proposals WHERE status = 'approved'")
-        assert n.fetchone()[0] == 0
-
-
 async def test_a_word_typed_fast_after_slash_goes_into_the_filter_never_to_the_keys(
     v5_db: Path,
 ) -> None:

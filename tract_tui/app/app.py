@@ -227,7 +227,6 @@ class ReviewApp(Views, ServiceCalls, App[int]):
         self.call_after_refresh(self._first_frame_drawn)
 
     def _first_frame_drawn(self) -> None:
-        self.query_one(ProposalsPane).mount_filter()
         hooks, self.first_frame_hooks = self.first_frame_hooks, []
         for hook in hooks:
             hook()
@@ -488,7 +487,7 @@ class ReviewApp(Views, ServiceCalls, App[int]):
 
     def _go_filter_proposals(self) -> None:
         self.action_show_tab("proposals")
-        self.call_next(self.query_one(ProposalsPane).action_focus_filter)
+        self.query_one(ProposalsPane).action_focus_filter()
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

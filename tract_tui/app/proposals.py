@@ -18,7 +18,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
-from textual.widget import AwaitMount
 from textual.widgets import Input, Static
 
 from tract_tui.app.decide import DecisionKeys
@@ -155,7 +154,10 @@ class ProposalsPane(DecisionKeys):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Opening…"), id="counts")
-        # The filter box (#proposals-filter) is mounted after the first frame (mount_filter).
+        yield Input(
+            placeholder="filter: policy:… tract:… action:… status:… since:2d words",
+            id="proposals-filter",
+        )
         yield Static(Text(""), id="proposals-error")
         with Horizontal(id="main"):
             yield VirtualTable(
@@ -175,6 +177,8 @@ class ProposalsPane(DecisionKeys):
         return self.query_one("#proposals-table", VirtualTable)
 
     def on_mount(self) -> None:
+        if self.app.is_headless:
+            self.query_one("#proposals-filter", Input).cursor_blink = False
         # The layout before the first frame already has it (the pane is as wide as the
         # terminal): set on the first Resize, it came after that layout, and the whole
         # screen was laid out and drawn a second time for the first frame.
@@ -412,26 +416,7 @@ class ProposalsPane(DecisionKeys):
 
         ZoomScreen.open_reading(self, f"proposal {safe(row.proposal_id)}", load, "proposals-zoom")
 
-    def mount_filter(self) -> AwaitMount | None:
-        """Mount the (hidden) filter box, once: after the first frame, or at the first ``/``.
-
-        An Input is one of the dearest widgets to start (its CSS parsed, its
-        component styles matched) and is hidden until ``/``: the first frame
-        no longer waits for it (benchmarks/bench.py, the launch).
-        """
-        if self.query("#proposals-filter"):
-            return None
-        box = Input(
-            placeholder="filter: policy:… tract:… action:… status:… since:2d words",
-            id="proposals-filter",
-        )
-        box.cursor_blink = not self.app.is_headless
-        return self.mount(box, after="#counts")
-
-    async def action_focus_filter(self) -> None:
-        mounting = self.mount_filter()
-        if mounting is not None:  # ``/`` before the first frame was drawn
-            await mounting
+    def action_focus_filter(self) -> None:
         box = self.query_one("#proposals-filter", Input)
         box.add_class("shown")
         focus_filter(box)
