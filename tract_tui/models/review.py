@@ -102,19 +102,8 @@ _PROPOSAL_TEXT = (
     "status",
     "created_at_raw",
 )
-#: Proposal's compared fields (a frozen dataclass's, before key and params_size).
-_PROPOSAL_FIELDS = (
-    "proposal_id",
-    "tract_id",
-    "policy_name",
-    "action_type",
-    "params_raw",
-    "reason",
-    "status",
-    "created_at",
-    "resolved_at",
-    "created_at_raw",
-)
+#: Proposal's compared fields, in __init__'s order (all but key and params_size).
+_PROPOSAL_FIELDS = (*_PROPOSAL_TEXT[:-1], "created_at", "resolved_at", "created_at_raw")
 _LOG_TEXT = (
     "tract_id",
     "policy_name",
