@@ -815,10 +815,10 @@ async def bench_log_filters(
                         box.focus()
                         with box.prevent(Input.Changed):
                             box.value = case.typed
-                        # Textual lays the whole screen out for a new Input value (20-30 ms
-                        # here): a typist's last key comes well before Enter, so that
-                        # layout is done by then. Set just before Enter, it landed in a
-                        # third of the timings: 41 ms against 8-20, at 10k as at 10M.
+                        # A typist's last key comes well before Enter. Set just before it,
+                        # the new rows rode, a third of the time, on the screen update
+                        # already due for the new text: 8-20 ms against 41, at 10k as at
+                        # 10M, so the growth check failed on whichever the 10M runs hit.
                         await asyncio.sleep(TYPED_PAUSE)
                         await pilot.pause()
                         began = time.perf_counter()
