@@ -1,7 +1,7 @@
 """The Textual console (the only package that imports Textual).
 
 Importing this package does not import Textual: :func:`run_console` opens the
-database and reads the first page while Textual is being imported.
+database and reads the first page in a thread while Textual is being imported.
 """
 
 from __future__ import annotations
@@ -51,69 +51,107 @@ def run_console(
     The database is opened before the screen switches to the app, so a file we
     refuse is one line on stderr (exit 2), not a screen to dismiss.
 
-    Launch time: the first page is read in a thread while Textual is imported
-    (SQLite releases the GIL), and the cyclic garbage collector is paused
-    until the first frame is drawn: startup allocates a few hundred thousand
-    long-lived objects, and collecting them would land full passes on the
-    first frame. Once drawn, one collection and ``gc.freeze()`` keep those
-    objects out of every later pass, which also keeps a decision's worst
-    case free of collector pauses (benchmarks/bench.py measures both).
+    Launch time: the file is opened and the first page read in a thread
+    while Textual is imported (SQLite releases the GIL), and the cyclic
+    garbage collector is paused until the first frame is drawn: startup
+    allocates a few hundred thousand long-lived objects, and collecting them
+    would land full passes on the first frame. Once drawn, one collection
+    and ``gc.freeze()`` keep those objects out of every later pass, which
+    also keeps a decision's worst case free of collector pauses
+    (benchmarks/bench.py measures both).
     """
-    from tract_tui.exceptions import TraceError
-    from tract_tui.review.service import ReviewService
-    from tract_tui.text import printable
-
     gc.disable()
     try:
-        try:
-            if demo:
-                from tract_tui.demo import ensure_demo_database
+        if demo:
+            from tract_tui.demo import ensure_demo_database
 
-                path = str(ensure_demo_database(reset=reset))
-            if path is None:
-                print("tract-tui: give a database path (or --demo)", file=sys.stderr)
-                return 2
-            service = ReviewService.open(path, read_only=read_only, create=create)
-        except TraceError as e:
-            print(f"tract-tui: {printable(str(e))}", file=sys.stderr)
+            path = str(ensure_demo_database(reset=reset))
+        if path is None:
+            print("tract-tui: give a database path (or --demo)", file=sys.stderr)
             return 2
-        try:
-            return _run_app(path, service)
-        finally:
-            service.close()
+        return _run_app(_Opener(path, read_only=read_only, create=create))
     finally:
         gc.enable()
 
 
-def _run_app(path: str, service: ReviewService) -> int:
-    from tract_tui.app.paging import preload_first_page
+class _Opener(threading.Thread):
+    """Opens the file, then reads its first page, while the main thread imports Textual.
 
-    preloaded: list[FirstPage] = [None]
+    Why the open too: the first connection to a file whose WAL a killed
+    process left reads that WAL back whole (150 ms for the 475 MB a console
+    killed while indexing a 10M-row file leaves), which then runs beside
+    Textual's import instead of before it.
+    """
 
-    def preload() -> None:
-        preloaded[0] = preload_first_page(service)
+    def __init__(self, path: str, *, read_only: bool, create: bool) -> None:
+        super().__init__(name="tract-tui-preload", daemon=True)
+        self.path = path
+        self.read_only = read_only
+        self.create = create
+        self.opened = threading.Event()
+        self.service: ReviewService | None = None
+        self.error: BaseException | None = None
+        self.first_page: FirstPage = None
 
-    reader = threading.Thread(target=preload, name="tract-tui-preload", daemon=True)
-    reader.start()
-    from tract_tui.app.app import ReviewApp  # Textual: ~0.2 s, while the reader reads
+    def start(self) -> None:
+        """Import what :meth:`run` needs first: imported in the thread, beside Textual's
+        import in the main thread, they waited for the GIL and delayed the open by 40 ms."""
+        import tract_tui.app.paging
+        import tract_tui.review.service  # noqa: F401
 
-    app = ReviewApp(path, service=service)
-    reader.join(PRELOAD_WAIT)
-    if reader.is_alive():  # a slow first page: no blank screen meanwhile
+        super().start()
 
-        def arrived(cancelled: Callable[[], bool]) -> FirstPage:
-            while reader.is_alive():
-                if cancelled():
-                    return None
-                reader.join(0.05)
-            return preloaded[0]
+    def run(self) -> None:
+        from tract_tui.app.paging import preload_first_page
+        from tract_tui.review.service import ReviewService
 
-        app.preload_later(arrived)
-    else:
-        app.preload(preloaded[0])  # the first rows are in the first frame
-    app.first_frame_hooks.append(lambda: app.set_timer(GC_SETTLE_DELAY, settle_gc))
-    result = app.run()
-    return int(result or 0)
+        try:
+            self.service = ReviewService.open(
+                self.path, read_only=self.read_only, create=self.create
+            )
+        except BaseException as e:  # handed to the main thread, which reports it
+            self.error = e
+            return
+        finally:
+            self.opened.set()
+        self.first_page = preload_first_page(self.service)
+
+
+def _run_app(opener: _Opener) -> int:
+    from tract_tui.exceptions import TraceError
+    from tract_tui.text import printable
+
+    opener.start()
+    from tract_tui.app.app import ReviewApp  # Textual: ~0.15 s, while the opener reads
+
+    opener.opened.wait()
+    if isinstance(opener.error, TraceError):
+        print(f"tract-tui: {printable(str(opener.error))}", file=sys.stderr)
+        return 2
+    if opener.error is not None:
+        raise opener.error
+    service = opener.service
+    assert service is not None  # set before opened, unless error was
+    try:
+        app = ReviewApp(opener.path, service=service)
+        opener.join(PRELOAD_WAIT)
+        if opener.is_alive():  # a slow first page: no blank screen meanwhile
+
+            def arrived(cancelled: Callable[[], bool]) -> FirstPage:
+                while opener.is_alive():
+                    if cancelled():
+                        return None
+                    opener.join(0.05)
+                return opener.first_page
+
+            app.preload_later(arrived)
+        else:
+            app.preload(opener.first_page)  # the first rows are in the first frame
+        app.first_frame_hooks.append(lambda: app.set_timer(GC_SETTLE_DELAY, settle_gc))
+        result = app.run()
+        return int(result or 0)
+    finally:
+        service.close()
 
 
 def settle_gc() -> None:

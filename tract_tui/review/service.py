@@ -122,9 +122,21 @@ class ReviewService(LogReads, ContextReads, HistoryReads):
         clock: Clock | None = None,
         reviewer: str | None = None,
     ) -> ReviewService:
-        """Open (and, unless read-only, migrate) a database; raises DatabaseOpenError."""
-        db = open_database(path, read_only=read_only, create=create)
-        return cls(db, clock=clock, reviewer=reviewer)
+        """Open (and, unless read-only, migrate) a database; raises DatabaseOpenError.
+
+        The pool's first connection is made while the one that inspected the
+        file is still open, so a WAL a killed process left is recovered once
+        (see open_database's ``hold``).
+        """
+        with contextlib.ExitStack() as hold:
+            db = open_database(path, read_only=read_only, create=create, hold=hold)
+            service = cls(db, clock=clock, reviewer=reviewer)
+            try:
+                service.pool.warm()
+            except BaseException:
+                service.close()
+                raise
+        return service
 
     @property
     def read_only(self) -> bool:

@@ -10,6 +10,7 @@ names the path, what was found and what to do. No SQLAlchemy here.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -326,8 +327,13 @@ def policy_table_problem(
     return None, None
 
 
-def inspect_database(db_path: str | os.PathLike[str]) -> DatabaseState:
+def inspect_database(
+    db_path: str | os.PathLike[str], *, keep: contextlib.ExitStack | None = None
+) -> DatabaseState:
     """Look at a database file without writing to it, and refuse what we cannot open.
+
+    ``keep``: the connection that looked is closed by that stack, not here
+    (see :func:`~tract_tui.storage.open.open_database`'s ``hold``).
 
     Returns the schema version (None for a new/empty database) and the tables.
     Raises :class:`DatabaseNotFoundError`, :class:`NotADatabaseFileError`,
@@ -342,9 +348,15 @@ def inspect_database(db_path: str | os.PathLike[str]) -> DatabaseState:
     try:
         conn = inspect_connection(path, _inspect_mode(path, header))
         try:
-            return _inspect(conn, path)
-        finally:
+            state = _inspect(conn, path)
+        except BaseException:
             conn.close()
+            raise
+        if keep is None:
+            conn.close()
+        else:
+            keep.callback(conn.close)
+        return state
     except sqlite3.Error as e:
         raise classify(path, e) from e
 

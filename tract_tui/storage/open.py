@@ -11,6 +11,7 @@ seconds, so the console builds them after its first frame
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -107,7 +108,11 @@ def _open_read_only(path: str, state: DatabaseState) -> OpenedDatabase:
 
 
 def open_database(
-    db_path: str | os.PathLike[str], *, create: bool = False, read_only: bool = False
+    db_path: str | os.PathLike[str],
+    *,
+    create: bool = False,
+    read_only: bool = False,
+    hold: contextlib.ExitStack | None = None,
 ) -> OpenedDatabase:
     """Open a tract database the way the app, the CLI and the API all do.
 
@@ -115,6 +120,14 @@ def open_database(
     may not write opens read-only (``read_only`` is then True in the result).
     Read-only opens never write: no migration, so a file below v5 raises
     :class:`ReadOnlyDatabaseError` saying so.
+
+    ``hold``: unless the file is migrated, the connection that inspected it
+    stays open until that stack closes. Why: a WAL left by a killed process
+    is read back whole (SQLite's recovery) by the first connection to open
+    the file, and again by the next one whenever none stayed open in
+    between: 155 ms a time for the 475 MB WAL a console killed while
+    building an index on a 10M-row file leaves. The caller opens its own
+    connection first, then closes the stack: one recovery, not two.
     """
     path = str(db_path)
     exists = os.path.exists(path)
@@ -124,7 +137,31 @@ def open_database(
         )
     if not exists and read_only:
         raise DatabaseNotFoundError(path, f"{path}: no such file")
-    state = inspect_database(path) if exists else DatabaseState(path, None, frozenset())
+    with contextlib.ExitStack() as held:
+        keep = held if hold is not None else None
+        state = DatabaseState(path, None, frozenset())
+        if exists:
+            state = inspect_database(path, keep=keep)
+        opened = _open_unmigrated(path, exists, create, read_only, state)
+        if opened is not None:
+            if hold is not None:
+                hold.enter_context(held.pop_all())
+            return opened
+    from tract_tui.storage.engine import create_trace_engine, init_db
+
+    engine = create_trace_engine(path)
+    try:
+        version = init_db(engine)  # v1..v4: the new policy tables are empty, indexes are free
+    except BaseException:
+        engine.dispose()
+        raise
+    return OpenedDatabase(path, engine, False, version, state.nullable)
+
+
+def _open_unmigrated(
+    path: str, exists: bool, create: bool, read_only: bool, state: DatabaseState
+) -> OpenedDatabase | None:
+    """The checks before any write; the opened file if it needs no migration, else None."""
     if exists and state.version is None and not create:
         raise NotADatabaseFileError(
             path, f"{path}: is empty, not a tract database (use --create to make one here)"
@@ -141,12 +178,4 @@ def open_database(
             raise ReadOnlyDatabaseError(path, f"{path}: {side}")
         if state.version is not None and state.version >= SCHEMA_VERSION:
             return OpenedDatabase(path, None, False, state.version, state.nullable)
-    from tract_tui.storage.engine import create_trace_engine, init_db
-
-    engine = create_trace_engine(path)
-    try:
-        version = init_db(engine)  # v1..v4: the new policy tables are empty, indexes are free
-    except BaseException:
-        engine.dispose()
-        raise
-    return OpenedDatabase(path, engine, False, version, state.nullable)
+    return None
