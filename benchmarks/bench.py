@@ -902,6 +902,10 @@ def run_size(label: str, out: Path, quick: bool, reps: int | None) -> SizeResult
     big = label == "10m"  # copies of 6 GB, a --json of 10M rows: fewer repetitions
     launch_reps = reps or (1 if quick else 5 if big else 11)
     other_reps = reps or (1 if quick or big else 3)
+    # Each open runs on a fresh copy; a writer running makes both sides noisy (its floor
+    # ranged 180-280 ms in one 10k run), and the median of 5 once read 1.37x where 9
+    # interleaved pairs gave 1.20x. Copies are cheap up to 1M; at 10M each is 26 s.
+    open_reps = reps or (1 if quick else 3 if big else launch_reps)
     n_decisions = 10 if quick else 200
     rows = result.rows
 
@@ -947,7 +951,7 @@ def run_size(label: str, out: Path, quick: bool, reps: int | None) -> SizeResult
             )
         )
         print("  first open, after a killed console, while written ...", flush=True)
-        _opens(rows, path, max(1, launch_reps // 2), 0.5 if quick else 1.0)
+        _opens(rows, path, open_reps, 0.5 if quick else 1.0)
         print("  first switch to the log view ...", flush=True)
         _log_switch(rows, path, launch_reps)
     else:
