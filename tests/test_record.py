@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +95,42 @@ def test_every_record_names_each_init_parameter_once_and_declares_it() -> None:
         declared = [n for n in inspect.get_annotations(cls) if not n.startswith("_")]
         assert sorted(named) == sorted(params) == sorted(declared), cls.__qualname__
         assert len(set(named)) == len(named), cls.__qualname__
+
+
+def test_mypy_knows_a_record_is_frozen(tmp_path: Path) -> None:
+    """What the runtime refuses, the type checker refuses too (Record's dataclass_transform).
+
+    Assigning a field of each record of the launch path, in a probe file: mypy
+    must report every line (a frozen dataclass's fields are read-only to it).
+    """
+    import shutil
+    import subprocess
+    import sys
+
+    import tract_tui.app.app
+    import tract_tui.cli  # noqa: F401
+    from tract_tui.models.record import Record
+
+    if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
+        pytest.skip("mypy is not installed (it comes with the test extra)")
+
+    def subclasses(cls: type[Record]) -> list[type[Record]]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    lines = ["from typing import Any", "", "", "def probe(values: list[Any]) -> None:"]
+    records = [c for c in subclasses(Record) if c._fields]
+    for i, cls in enumerate(records):
+        lines.insert(0, f"from {cls.__module__} import {cls.__name__} as R{i}")
+        lines.append(f"    r{i}: R{i} = values[{i}]")
+        lines.append(f"    r{i}.{cls._fields[0]} = values[{i}]  # line of R{i}")
+    probe = tmp_path / "probe.py"
+    probe.write_text("\n".join(lines) + "\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir=/dev/null", "--follow-imports=silent",
+         "--no-error-summary", str(probe)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    text = probe.read_text().splitlines()
+    flagged = {text[int(line.split(":")[1]) - 1].split("# line of ")[-1] for line in
+               r.stdout.splitlines() if "is read-only" in line}  # fmt: skip
+    assert flagged == {f"R{i}" for i in range(len(records))}, r.stdout

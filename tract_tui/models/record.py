@@ -15,9 +15,13 @@ Classes off the launch path (models/policy.py, say) stay dataclasses.
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, dataclass_transform
 
 
+# For type checkers only (at run time it marks the class and costs nothing): they then
+# treat each subclass as a frozen dataclass (assigning a field is an error, as at run
+# time) while still reading the subclass's own ``__init__``.
+@dataclass_transform(frozen_default=True)
 class Record:
     """An immutable value: equal to another of its class with equal ``_fields``.
 
