@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tract_tui.app.paging import Listing
+from tract_tui.models.record import Record
 from tract_tui.models.review import Criteria, LogEntry, Order, Proposal
 from tract_tui.review.filters import Filter, Term
 
@@ -74,20 +75,24 @@ def test_replace_keeps_every_other_field() -> None:
     assert p.replace(status="approved").key == p.key
 
 
+def all_records() -> list[type[Record]]:
+    """Every Record subclass once every module of the launch path is imported."""
+    import tract_tui.app.app
+    import tract_tui.cli  # noqa: F401  (every module of the launch path, records included)
+
+    def subclasses(cls: type[Record]) -> list[type[Record]]:
+        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
+
+    return subclasses(Record)
+
+
 def test_every_record_names_each_init_parameter_once_and_declares_it() -> None:
     """What a dataclass derived from its annotations, a Record spells out three times (the
     annotations, ``__init__``, ``_fields`` + ``_other_fields``): they must agree, or equality
     and ``replace`` would silently leave a field out."""
     import inspect
 
-    import tract_tui.app.app
-    import tract_tui.cli  # noqa: F401  (every module of the launch path, records included)
-    from tract_tui.models.record import Record
-
-    def subclasses(cls: type[Record]) -> list[type[Record]]:
-        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
-
-    found = subclasses(Record)
+    found = all_records()
     assert len(found) >= 25
     for cls in found:
         params = [p for p in inspect.signature(cls).parameters]
@@ -107,18 +112,11 @@ def test_mypy_knows_a_record_is_frozen(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    import tract_tui.app.app
-    import tract_tui.cli  # noqa: F401
-    from tract_tui.models.record import Record
-
     if shutil.which("mypy", path=str(Path(sys.executable).parent)) is None:
         pytest.skip("mypy is not installed (it comes with the test extra)")
 
-    def subclasses(cls: type[Record]) -> list[type[Record]]:
-        return [c for sub in cls.__subclasses__() for c in (sub, *subclasses(sub))]
-
     lines = ["from typing import Any", "", "", "def probe(values: list[Any]) -> None:"]
-    records = [c for c in subclasses(Record) if c._fields]
+    records = [c for c in all_records() if c._fields]
     for i, cls in enumerate(records):
         lines.insert(0, f"from {cls.__module__} import {cls.__name__} as R{i}")
         lines.append(f"    r{i}: R{i} = values[{i}]")
