@@ -21,6 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, Static
 
+from tract_tui.app.hints import explain_no_match
 from tract_tui.app.redraw import update_steady
 from tract_tui.app.render import log_text, safe, short_id
 from tract_tui.app.table import VirtualTable, focus_filter
@@ -279,6 +280,9 @@ class HistoryPane(ServiceCalls, Vertical):
             return
         self.table.source = HistorySource(self.review_app.service, flt)
         self.table.set_total(total, keep_cursor=landed, pages={page: rows})
+        if total == 0:
+            service = self.review_app.service
+            explain_no_match(self.table, service, flt, "proposals", NO_MATCH, lambda: self.filter)
         self._summary(total)
 
     def _summary(self, total: int) -> None:

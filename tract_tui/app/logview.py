@@ -21,6 +21,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Input, Select, Sparkline, Static
 
+from tract_tui.app.hints import explain_no_match
 from tract_tui.app.paging import LogSource
 from tract_tui.app.redraw import update_steady
 from tract_tui.app.render import log_cells, log_detail_text, safe
@@ -380,6 +381,9 @@ class LogPane(ServiceCalls, Vertical):
             index = landed
         self.table.source = LogSource(self.review_app.service, flt)
         self.table.set_total(total, keep_cursor=index, pages={page: rows})
+        if total == 0 and exact:
+            service = self.review_app.service
+            explain_no_match(self.table, service, flt, "log", NO_MATCH, lambda: self.filter)
         # The stats (full passes for a text filter) and the count start once the rows
         # are drawn: started with them, they took the CPU from that drawing.
         after = (flt, self.table.cache.generation, exact)

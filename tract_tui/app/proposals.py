@@ -21,6 +21,7 @@ from textual.css.query import NoMatches
 from textual.widgets import Input, Static
 
 from tract_tui.app.decide import DecisionKeys
+from tract_tui.app.hints import explain_no_match
 from tract_tui.app.paging import Listing, ProposalSource, read_listing
 from tract_tui.app.redraw import update_steady
 from tract_tui.app.render import detail_text, proposal_cells, safe
@@ -50,6 +51,7 @@ COLUMNS = [
 SORT_TITLES = {"age": "Age", "action": "Action", "tract": "Tract", "policy": "Policy"}
 #: Below this many columns the detail goes under the table instead of beside it.
 STACK_BELOW = 110
+NO_MATCH = "No proposals match this filter."
 
 
 def all_pending(counts: list[PendingCount]) -> int:
@@ -316,6 +318,9 @@ class ProposalsPane(DecisionKeys):
             return
         self.table.source = self.source()
         self._show(landed)
+        if landed.total == 0 and self.filter:
+            flt, service = self.filter, self.review_app.service
+            explain_no_match(self.table, service, flt, "proposals", NO_MATCH, lambda: self.filter)
         # filtered, the line still counts every pending proposal
         self._apply_counts(counts, landed.total if not self.filter else all_pending(counts))
 
@@ -437,7 +442,7 @@ class ProposalsPane(DecisionKeys):
         self.table.remove_class("stale")
         box.set_class(bool(box.value.strip()), "shown")
         self.filter = flt
-        self.table.empty_text = "No proposals match this filter." if flt else self._empty_text()
+        self.table.empty_text = NO_MATCH if flt else self._empty_text()
         self.table.focus()
         self.reload()
 

@@ -115,7 +115,10 @@ class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
         self.cache: PageCache[Any] = PageCache()
         self.source: PageSource[Any] | None = None
         self.is_marked = is_marked or (lambda _row: False)
+        #: Shown when there are no rows; each line of it on a line of the table.
         self.empty_text = empty_text
+        #: (filter, lines added to the empty text) of the last filter explained (app/hints.py).
+        self.empty_hint: tuple[Any, str] | None = None
         #: How many times the cursor was moved (keys, clicks, its owner), loads not
         #: counted: a load that started before a move must not undo it (:meth:`landing`).
         self.moves = 0
@@ -341,9 +344,10 @@ class VirtualTable(ServiceCalls, ScrollView, can_focus=True):
             return self._line(header, widths, style, width)
         index = y - 1 + int(self.scroll_y)
         if index >= self.row_count:
-            if index == 0 and self.loaded:
+            empty = self.empty_text.split("\n") if self.loaded and not self.row_count else []
+            if index < len(empty):
                 style = base + self.get_component_rich_style("vtable--empty")
-                return self._line([Text(self.empty_text)], [width - 2], style, width)
+                return self._line([Text(empty[index])], [width - 2], style, width)
             return Strip.blank(width, base)
         row = self.cache.get(index)
         if row is None:

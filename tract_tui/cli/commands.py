@@ -9,6 +9,7 @@ not, even when an error (a lock, a full disk) stops it part-way.
 from __future__ import annotations
 
 import argparse
+import shlex
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from itertools import islice
@@ -31,7 +32,7 @@ from tract_tui.present import (
     show_time,
     style_of,
 )
-from tract_tui.review.filters import Filter, When, format_age
+from tract_tui.review.filters import KEY_NOUNS, WORD_DOCS, Filter, When, format_age
 from tract_tui.storage.version import HOOKS_FROM, NO_PROPOSALS_FROM
 from tract_tui.text import cell_width, fit, one_line, printable, printable_id
 
@@ -95,6 +96,21 @@ def require_writable(svc: ReviewService, verb: str) -> None:
         )
 
 
+def explain_no_match(svc: ReviewService, flt: Filter, context: str) -> None:
+    """After a listing ``flt`` found nothing: the term a free word of it probably meant.
+
+    On stderr, as a note: free words search only the reason (app/hints.py
+    says the same in the console).
+    """
+    found = svc.filter_hint(flt, context) if flt.words else None
+    if found is not None:
+        word, term = found
+        error_line(
+            f"note: '{word}' is a {KEY_NOUNS[str(term.key)]}: try --filter "
+            f"{shlex.quote(term.to_text())} (free words search only {WORD_DOCS[context]})"
+        )
+
+
 def cmd_list(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
     flt: Filter = args.filter
     if args.json:
@@ -109,6 +125,7 @@ def cmd_list(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
     cols, last = proposal_columns(with_status)
     if not write_table(out, rows, cols, last):
         out.line("no proposals match" if flt else "no pending proposals")
+        explain_no_match(svc, flt, "proposals")
         if not flt and HOOKS_FROM <= svc.version < NO_PROPOSALS_FROM:
             error_line(
                 f"note: at tract schema {svc.version} an action is executed at once unless "
@@ -359,6 +376,7 @@ def cmd_log(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
     cols, last = log_columns()
     if not write_table(out, rows, cols, last):
         out.line("no log rows match" if args.filter else "the log is empty")
+        explain_no_match(svc, args.filter, "log")
     return EXIT_OK
 
 

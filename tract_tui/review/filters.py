@@ -13,6 +13,7 @@ words are AND-ed; negated terms exclude. WHEN is ISO (``2026-02-18``,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 
 from tract_tui.exceptions import FilterSyntaxError
@@ -267,6 +268,36 @@ def looks_like_a_list(value: str) -> bool:
     """``executed,approved``: statuses joined by commas, which no status is (a list was meant)."""
     parts = value.split(",")
     return len(parts) > 1 and all(p.strip().lower() in STATUSES for p in parts)
+
+
+#: What a value of each key is called in a hint ("'auto-compress' is a policy").
+KEY_NOUNS = {
+    "policy": "policy",
+    "tract": "tract",
+    "outcome": "log outcome",
+    "trigger": "trigger",
+    "status": "status",
+    "action": "action type",
+}
+
+
+def suggest_term(flt: Filter, known: Mapping[str, Iterable[str]]) -> tuple[str, Term] | None:
+    """The first free word of ``flt`` that names a known value of a key, and the term meant.
+
+    Why: free words match only the reason (and a log row's error message). A
+    person who types a policy's or a tract's name expects its rows, finds
+    none, and an empty list alone does not say why. ``known`` maps a key to
+    the values it has in the file; words compare case-insensitively and the
+    term carries the value as stored. A word the filter already holds as
+    that key's term suggests nothing.
+    """
+    for word in flt.words:
+        folded = word.casefold()
+        for key, values in known.items():
+            for value in values:
+                if value.casefold() == folded and value not in flt.values(key):
+                    return word, Term(key, value)
+    return None
 
 
 def parse_filter(text: str, context: str | None = None) -> Filter:

@@ -42,7 +42,7 @@ from tract_tui.models.review import (
 from tract_tui.review import housekeeping
 from tract_tui.review import transitions as tr
 from tract_tui.review.contextreads import ContextReads
-from tract_tui.review.filters import Filter
+from tract_tui.review.filters import STATUSES, Filter, Term, suggest_term
 from tract_tui.review.history import HistoryReads
 from tract_tui.review.housekeeping import EXPIRE_BATCH
 from tract_tui.review.logreads import LogReads
@@ -317,6 +317,34 @@ class ReviewService(LogReads, ContextReads, HistoryReads):
         """Pending proposals per (tract, policy), most first."""
         with self.pool.read() as conn:
             return proposals.pending_counts(conn)
+
+    def filter_hint(self, flt: Filter, context: str) -> tuple[str, Term] | None:
+        """A free word of ``flt`` that names a value of a key here, and the term meant.
+
+        For a filter that found nothing (see :func:`suggest_term`). The values:
+        the log's policies, tracts, outcomes and triggers for the log (what its
+        drop-downs offer, index skip-scans); the pending proposals' policies and
+        tracts (the counts line's read) and the statuses for proposals.
+        """
+        if not flt.words:
+            return None
+        known: dict[str, list[str]]
+        if context == "log":
+            facets = self.log_facets()
+            known = {
+                "policy": facets.policies,
+                "tract": facets.tracts,
+                "outcome": facets.outcomes,
+                "trigger": facets.triggers,
+            }
+        else:
+            counts = self.pending_counts()
+            known = {
+                "policy": sorted({c.policy_name for c in counts}),
+                "tract": sorted({c.tract_id for c in counts}),
+                "status": list(STATUSES),
+            }
+        return suggest_term(flt, known)
 
     def get_proposal(self, proposal_id: str, *, whole: bool = False) -> Proposal:
         """The proposal with this exact id; ProposalNotFoundError otherwise."""
