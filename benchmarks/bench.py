@@ -904,8 +904,10 @@ def run_size(label: str, out: Path, quick: bool, reps: int | None) -> SizeResult
     other_reps = reps or (1 if quick or big else 3)
     # Each open runs on a fresh copy; a writer running makes both sides noisy (its floor
     # ranged 180-280 ms in one 10k run), and the median of 5 once read 1.37x where 9
-    # interleaved pairs gave 1.20x. Copies are cheap up to 1M; at 10M each is 26 s.
-    open_reps = reps or (1 if quick else 3 if big else launch_reps)
+    # interleaved pairs gave 1.20x. Copies are cheap up to 1M; at 10M each is 26 s, and
+    # the median of 3 read 1.50x for the open while written where 5 interleaved launches of
+    # the same code gave 0.99x (one of them took 452 ms): 5 there, 6 minutes more.
+    open_reps = reps or (1 if quick else 5 if big else launch_reps)
     n_decisions = 10 if quick else 200
     rows = result.rows
 
