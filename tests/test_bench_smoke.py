@@ -38,3 +38,12 @@ def test_effect_benchmark_runs(tmp_path: Path) -> None:
     assert done.returncode in (0, 1), done.stderr[-3000:]  # 1: a target missed (printed)
     for action in ("compress", "annotate", "branch", "archive"):
         assert re.search(rf"^{action}( +[0-9.]+){{4}} +(PASS|FAIL)", done.stdout, re.M), done.stdout
+
+
+def test_wal_recovery_benchmark_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH.parent / "walrecovery.py"), "--sizes", "2", "--reps", "1"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"^WAL +2 MB: first read +[0-9.]+ ms", done.stdout, re.M), done.stdout
