@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from tract_tui.models.record import Record
 from tract_tui.models.review import Proposal
-from tract_tui.review.filters import CONTEXT_KEYS, KEY_DOCS, SYNTAX_DOC, WHEN_DOC, WORD_DOCS
+from tract_tui.review.filters import (
+    CONTEXT_KEYS,
+    KEY_DOCS,
+    KEY_NOUNS,
+    SYNTAX_DOC,
+    WHEN_DOC,
+    WORD_DOCS,
+)
 from tract_tui.text import one_line, printable
 
 if TYPE_CHECKING:
@@ -255,6 +262,19 @@ def filter_help_text(context: str | None = None, indent: str = "  ") -> str:
     lines = [f"{indent}{term:<{width}}  {what}" for term, what in filter_help(context)]
     notes = [f"{indent}{line}" for line in (*SYNTAX_DOC.split("\n"), WHEN_DOC)]
     return "\n".join([*lines, *notes])
+
+
+def no_match_hint(word: str, key: str, suggestion: str, context: str) -> tuple[str, str]:
+    """What a filter that found nothing is told when its free ``word`` is a value of ``key``.
+
+    Both front ends say it (the console under its empty list, the CLI on stderr):
+    the term meant, written as each takes it (``suggestion``), and why the word
+    alone found nothing. The caller makes ``word`` and ``suggestion`` printable.
+    """
+    return (
+        f"'{word}' is a {KEY_NOUNS[key]}: try {suggestion}",
+        f"(free words search only {WORD_DOCS[context]})",
+    )
 
 
 def key_label(key: str) -> str:

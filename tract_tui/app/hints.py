@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tract_tui.app.render import safe
-from tract_tui.review.filters import KEY_NOUNS, WORD_DOCS, Filter
+from tract_tui.present import no_match_hint
+from tract_tui.review.filters import Filter
 
 if TYPE_CHECKING:
     from tract_tui.app.table import VirtualTable
@@ -23,10 +24,7 @@ if TYPE_CHECKING:
 
 def hint_lines(word: str, key: str, term: str, context: str) -> str:
     """The lines under the empty text: the term meant, and why the word found nothing."""
-    return (
-        f"'{safe(word)}' is a {KEY_NOUNS[key]}: try {safe(term)}\n"
-        f"(free words search only {WORD_DOCS[context]})"
-    )
+    return "\n".join(no_match_hint(safe(word), key, safe(term), context))
 
 
 def explain_no_match(

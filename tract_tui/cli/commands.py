@@ -28,11 +28,12 @@ from tract_tui.present import (
     fold_diff,
     future_note,
     message_line,
+    no_match_hint,
     params_text,
     show_time,
     style_of,
 )
-from tract_tui.review.filters import KEY_NOUNS, WORD_DOCS, Filter, When, format_age
+from tract_tui.review.filters import Filter, When, format_age
 from tract_tui.storage.version import HOOKS_FROM, NO_PROPOSALS_FROM
 from tract_tui.text import cell_width, fit, one_line, printable, printable_id
 
@@ -105,10 +106,8 @@ def explain_no_match(svc: ReviewService, flt: Filter, context: str) -> None:
     found = svc.filter_hint(flt, context) if flt.words else None
     if found is not None:
         word, term = found
-        error_line(
-            f"note: '{word}' is a {KEY_NOUNS[str(term.key)]}: try --filter "
-            f"{shlex.quote(term.to_text())} (free words search only {WORD_DOCS[context]})"
-        )
+        meant = f"--filter {shlex.quote(term.to_text())}"
+        error_line("note: " + " ".join(no_match_hint(word, str(term.key), meant, context)))
 
 
 def cmd_list(svc: ReviewService, args: argparse.Namespace, out: Output) -> int:
