@@ -103,7 +103,7 @@ def explain_no_match(svc: ReviewService, flt: Filter, context: str) -> None:
     On stderr, as a note: free words search only the reason (app/hints.py
     says the same in the console).
     """
-    found = svc.filter_hint(flt, context) if flt.words else None
+    found = svc.filter_hint(flt, context)
     if found is not None:
         word, term = found
         meant = f"--filter {shlex.quote(term.to_text())}"
